@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Command, Option } from 'commander';
+import { ApiClient, ApiError } from './api-client';
+
+/**
+ * `modelloop`: the operators' and citizen data scientists' command line. It talks to a local
+ * stack or a deployed app over the same HTTP interface every other client uses.
+ */
+const program = new Command();
+program
+  .name('modelloop')
+  .description('Drop data, train, register and serve models on modelloop.')
+  .addOption(new Option('--url <url>', 'the app to talk to').env('MODELLOOP_URL').default('http://localhost:7071'))
+  .addOption(new Option('--key <key>', 'function or admin key, for a deployed app').env('MODELLOOP_KEY'))
+  .option('--json', 'print JSON for scripts instead of tables', false);
+
+const client = (): ApiClient => {
+  const { url, key } = program.opts<{ url: string; key?: string }>();
+  return new ApiClient(url, key);
+};
+const asJson = (): boolean => program.opts<{ json: boolean }>().json;
+
+program
+  .command('start')
+  .description('start the local stack: Azurite, the Cosmos server and the Functions host')
+  .action(async () => {
+    const { startLocalStack } = await import('../host/start');
+    await startLocalStack();
+  });
+
+program
+  .command('define <model>')
+  .description('define a model by its task and target column')
+  .requiredOption('--task <task>', 'classification or regression')
+  .requiredOption('--target <column>', 'the column to predict')
+  .action(async (model: string, options: { task: string; target: string }) => {
+    const view = await client().request('PUT', `/models/${model}`, { task: options.task, target: options.target });
+    print(view, () => `Model "${model}" defined: ${options.task} of "${options.target}". Drop data with: modelloop upload FILE --model ${model}`);
+  });
+
+program
+  .command('upload <file>')
+  .description('upload a data drop (CSV) for a model and wait for its verdict and the version it trains')
+  .requiredOption('--model <model>', 'the model the data is for')
+  .option('--name <name>', 'file name in the datasets container (default: the file\'s own name)')
+  .option('--no-wait', 'return once uploaded, without waiting for the verdict')
+  .option('--timeout <seconds>', 'how long to wait for the verdict and training', '300')
+  .action(async (file: string, options: { model: string; name?: string; wait: boolean; timeout: string }) => {
+    const api = client();
+    const bytes = await readFile(file);
+    const name = options.name ?? basename(file);
+    const before = (await api.tryRequest<{ latestVersion: number }>('GET', `/models/${options.model}`))?.latestVersion ?? 0;
+    progress(`Uploading ${name} (${formatBytes(bytes.byteLength)}) to datasets/${options.model}/ ...`);
+    const upload = await api.request<{ datasetId: string; status: string }>('PUT', `/datasets/${options.model}/${encodeURIComponent(name)}`, bytes, 'text/csv');
+    progress(`Uploaded. Dataset ${upload.datasetId.slice(0, 12)}.`);
+    if (!options.wait) return print(upload, () => '');
+    const deadline = Date.now() + Number(options.timeout) * 1000;
+    const dataset = await waitFor(deadline, 'the verdict on the drop', async () => {
+      const list = await api.tryRequest<{ datasets: { datasetId: string; status: string; message: string; report: string }[] }>('GET', `/models/${options.model}/datasets`);
+      return list?.datasets.find((d) => d.datasetId === upload.datasetId);
+    });
+    progress(`Drop ${dataset.status}: ${dataset.message}`);
+    if (dataset.status !== 'accepted') {
+      if (asJson()) console.log(JSON.stringify(dataset, null, 2));
+      process.exitCode = dataset.status === 'pending' ? 0 : 1;
+      return;
+    }
+    if (upload.status !== 'received') return print(dataset, () => 'This content was dropped before; nothing new to train.');
+    progress('Training ...');
+    const model = await waitFor(deadline, 'a new version', async () => {
+      const view = await api.tryRequest<{ latestVersion: number; aliases: Record<string, number>; versions: { version: number; primaryMetric: string; metrics: Record<string, number> }[] }>('GET', `/models/${options.model}`);
+      return view && view.versions.some((v) => v.version > before) ? view : undefined;
+    });
+    const latest = model.versions.at(-1)!;
+    print(model, () =>
+      `Version ${latest.version} registered (${latest.primaryMetric} ${latest.metrics[latest.primaryMetric]?.toFixed(4)}); ` +
+        `production is version ${model.aliases.production ?? 'unset'}.`,
+    );
+  });
+
+program
+  .command('models')
+  .description('list models with their aliases')
+  .action(async () => {
+    const { models } = await client().request<{ models: { model: string; task: string; target: string; aliases: Record<string, number>; latestVersion: number }[] }>('GET', '/models');
+    print(models, () =>
+      table(
+        ['MODEL', 'TASK', 'TARGET', 'PRODUCTION', 'LATEST'],
+        models.map((m) => [m.model, m.task, m.target, String(m.aliases.production ?? '-'), String(m.latestVersion || '-')]),
+      ),
+    );
+  });
+
+program
+  .command('versions <model>')
+  .description('list a model\'s versions with their metrics')
+  .action(async (model: string) => {
+    const view = await client().request<{ versions: { version: number; aliases: string[]; trainer: string; primaryMetric: string; metrics: Record<string, number>; trainingRows: number; createdAt: string }[] }>('GET', `/models/${model}/versions`);
+    print(view, () =>
+      table(
+        ['VERSION', 'ALIASES', 'TRAINER', 'METRIC', 'ROWS', 'CREATED'],
+        view.versions.map((v) => [String(v.version), v.aliases.join(',') || '-', v.trainer, `${v.primaryMetric} ${v.metrics[v.primaryMetric]?.toFixed(4)}`, String(v.trainingRows), v.createdAt]),
+      ),
+    );
+  });
+
+program
+  .command('predict <model>')
+  .description('score rows from a JSON file (an array of objects, or any body the API takes)')
+  .requiredOption('--file <rows.json>', 'the rows to score')
+  .option('--version <n>', 'score with this version instead of production')
+  .option('--alias <name>', 'score with the version this alias points at')
+  .action(async (model: string, options: { file: string; version?: string; alias?: string }) => {
+    const parsed: unknown = JSON.parse(await readFile(options.file, 'utf8'));
+    const body = Array.isArray(parsed) ? { instances: parsed } : parsed;
+    const query = options.version ? `?version=${options.version}` : options.alias ? `?alias=${options.alias}` : '';
+    const reply = await client().request<{ version: number; predictions: unknown[]; probabilities?: Record<string, number>[] }>('POST', `/models/${model}/predict${query}`, body);
+    print(reply, () =>
+      `${model} version ${reply.version}\n` +
+        table(
+          ['ROW', 'PREDICTION', ...(reply.probabilities ? ['PROBABILITY'] : [])],
+          reply.predictions.map((p, i) => [String(i), String(p), ...(reply.probabilities ? [Math.max(...Object.values(reply.probabilities[i]!)).toFixed(3)] : [])]),
+        ),
+    );
+  });
+
+function print(value: unknown, human: () => string): void {
+  if (asJson()) console.log(JSON.stringify(value, null, 2));
+  else {
+    const text = human();
+    if (text) console.log(text);
+  }
+}
+
+function progress(message: string): void {
+  if (!asJson()) process.stderr.write(`${message}\n`);
+}
+
+function table(header: string[], rows: string[][]): string {
+  if (rows.length === 0) return '(none)';
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function formatBytes(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+async function waitFor<T>(deadline: number, what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  let dots = 0;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) {
+      if (dots && !asJson()) process.stderr.write('\n');
+      return value;
+    }
+    if (Date.now() > deadline) throw new Error(`Gave up waiting for ${what} (raise --timeout, or check the host's log).`);
+    if (!asJson() && process.stderr.isTTY) process.stderr.write('.');
+    dots++;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof ApiError) console.error(`modelloop: ${err.message}`);
+  else console.error(`modelloop: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

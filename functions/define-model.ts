@@ -1,0 +1,18 @@
+import { app } from '@azure/functions';
+import { httpFunction, json, loggerOf, readJson } from '../shared/platform/http-reply';
+import { defineModelAndJudgePending } from '../shared/data/define-and-judge';
+
+/** `PUT /models/{model}`: defines a model or updates its definition. */
+export const defineModelHandler = httpFunction(async (request, context, services) => {
+  const model = request.params.model ?? '';
+  const body = await readJson(request, services.config.maxRequestBytes);
+  const result = await defineModelAndJudgePending({ ...services, log: loggerOf(context), maxDropBytes: services.config.maxDropBytes }, model, body);
+  return json(result.created ? 201 : 200, result.view, { location: `/models/${model}` });
+});
+
+app.http('define-model', {
+  methods: ['PUT'],
+  authLevel: 'admin',
+  route: 'models/{model}',
+  handler: defineModelHandler,
+});

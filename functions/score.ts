@@ -1,0 +1,38 @@
+import { app } from '@azure/functions';
+import { ModelloopError } from '../shared/platform/errors';
+import { httpFunction, json, readJson } from '../shared/platform/http-reply';
+import { predict } from '../shared/serving/predict';
+import type { VersionSelector } from '../shared/serving/model-cache';
+
+/** `POST /models/{model}/predict[?version=N|?alias=name]`: scores rows with the model's ONNX pipeline. */
+export const scoreHandler = httpFunction(async (request, _context, { config, models }) => {
+  const body = await readJson(request, config.maxRequestBytes);
+  const reply = await predict(
+    { models, maxRows: config.maxRequestRows },
+    { model: request.params.model ?? '', selector: selectorOf(request.query), body },
+  );
+  return json(200, reply);
+});
+
+function selectorOf(query: URLSearchParams): VersionSelector {
+  const version = query.get('version');
+  const alias = query.get('alias');
+  if (version !== null && alias !== null) throw new ModelloopError('InvalidInput', 'Name either ?version= or ?alias=, not both.');
+  if (version !== null) {
+    const n = Number(version);
+    if (!Number.isInteger(n) || n < 1) throw new ModelloopError('InvalidInput', `?version=${version} is not valid: versions are whole numbers from 1.`);
+    return { version: n };
+  }
+  if (alias !== null) {
+    if (!/^[a-z][a-z0-9-]*$/.test(alias)) throw new ModelloopError('InvalidInput', `?alias=${alias} is not valid: aliases are lowercase words.`);
+    return { alias };
+  }
+  return {};
+}
+
+app.http('score', {
+  methods: ['POST'],
+  authLevel: 'function',
+  route: 'models/{model}/predict',
+  handler: scoreHandler,
+});

@@ -1,0 +1,45 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { ModelloopError } from '../shared/platform/errors';
+import { loggerOf } from '../shared/platform/http-reply';
+import { getServices } from '../shared/platform/services';
+import { defineModelAndJudgePending } from '../shared/data/define-and-judge';
+import { ingestDrop } from '../shared/data/ingest-drop';
+import { MODEL_NAME } from '../shared/data/model-definition';
+
+/**
+ * Blob trigger on `datasets/{model}/{name}`: judges a data drop, or applies a `model.json`
+ * definition. Bad data is settled with a report, not retried; storage failures throw so the
+ * host retries and finally parks the blob in the poison queue.
+ */
+export async function validateDrop(blob: unknown, context: InvocationContext): Promise<void> {
+  const model = String(context.triggerMetadata?.model ?? '');
+  const name = String(context.triggerMetadata?.name ?? '');
+  const log = loggerOf(context);
+  if (!MODEL_NAME.test(model)) {
+    log.warn(`Ignored datasets/${model}/${name}: "${model}" is not a valid model name (lowercase letters, digits, hyphens).`);
+    return;
+  }
+  const bytes = Buffer.isBuffer(blob) ? blob : Buffer.from(blob as Uint8Array);
+  const services = await getServices();
+  const deps = { ...services, log, maxDropBytes: services.config.maxDropBytes };
+  if (name === 'model.json') {
+    try {
+      await defineModelAndJudgePending(deps, model, JSON.parse(bytes.toString('utf8')));
+    } catch (err) {
+      if (err instanceof SyntaxError || err instanceof ModelloopError) {
+        log.error(`datasets/${model}/model.json was not applied: ${err.message}`);
+        return;
+      }
+      throw err;
+    }
+    return;
+  }
+  const outcome = await ingestDrop(deps, { model, file: name, bytes });
+  if (outcome.kind === 'ignored') log.info(`Ignored datasets/${model}/${name}: ${outcome.reason}.`);
+}
+
+app.storageBlob('validate-drop', {
+  path: 'datasets/{model}/{name}',
+  connection: 'AzureWebJobsStorage',
+  handler: validateDrop,
+});

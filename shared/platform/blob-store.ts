@@ -1,0 +1,127 @@
+import { BlobServiceClient, RestError, type ContainerClient } from '@azure/storage-blob';
+
+/** The blob containers of the product contract. */
+export const CONTAINERS = {
+  datasets: 'datasets',
+  modelsIncoming: 'models-incoming',
+  models: 'models',
+  reports: 'reports',
+  inferenceLogs: 'inference-logs',
+} as const;
+
+export interface StoredBlob {
+  readonly bytes: Buffer;
+  readonly etag: string;
+  readonly lastModified: Date;
+}
+
+export interface BlobListing {
+  readonly name: string;
+  readonly etag: string;
+  readonly size: number;
+  readonly lastModified: Date;
+}
+
+export interface WriteOptions {
+  readonly contentType?: string;
+  /** Write only if the blob still has this ETag (optimistic concurrency). */
+  readonly ifMatch?: string;
+  /** Write only if no blob exists yet. */
+  readonly ifNotExists?: boolean;
+}
+
+/** Blob storage as the product uses it: whole-blob reads and writes, listing by prefix. */
+export class BlobStore {
+  readonly #service: BlobServiceClient;
+  readonly #containers = new Map<string, ContainerClient>();
+  #ensured: Promise<void> | undefined;
+
+  constructor(connectionString: string) {
+    this.#service = BlobServiceClient.fromConnectionString(connectionString);
+  }
+
+  /** Creates the contract's containers if they are missing; safe to call many times. */
+  ensureContainers(): Promise<void> {
+    this.#ensured ??= Promise.all(Object.values(CONTAINERS).map((name) => this.#container(name).createIfNotExists())).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#ensured = undefined;
+        throw err;
+      },
+    );
+    return this.#ensured;
+  }
+
+  async read(container: string, name: string): Promise<StoredBlob | undefined> {
+    try {
+      const blob = this.#container(container).getBlobClient(name);
+      const response = await blob.download();
+      const bytes = await streamToBuffer(response.readableStreamBody);
+      return { bytes, etag: response.etag ?? '', lastModified: response.lastModified ?? new Date(0) };
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async readJson(container: string, name: string): Promise<{ value: unknown; etag: string } | undefined> {
+    const blob = await this.read(container, name);
+    if (!blob) return undefined;
+    return { value: JSON.parse(blob.bytes.toString('utf8')), etag: blob.etag };
+  }
+
+  /** Returns the new ETag; throws a RestError with status 412/409 when a condition fails. */
+  async write(container: string, name: string, content: Uint8Array | string, options: WriteOptions = {}): Promise<string> {
+    const body = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    const response = await this.#container(container)
+      .getBlockBlobClient(name)
+      .uploadData(body, {
+        blobHTTPHeaders: { blobContentType: options.contentType ?? 'application/octet-stream' },
+        conditions: options.ifMatch ? { ifMatch: options.ifMatch } : options.ifNotExists ? { ifNoneMatch: '*' } : undefined,
+      });
+    return response.etag ?? '';
+  }
+
+  writeJson(container: string, name: string, value: unknown, options: WriteOptions = {}): Promise<string> {
+    return this.write(container, name, JSON.stringify(value, null, 2), { contentType: 'application/json', ...options });
+  }
+
+  async list(container: string, prefix = ''): Promise<BlobListing[]> {
+    const out: BlobListing[] = [];
+    for await (const item of this.#container(container).listBlobsFlat({ prefix })) {
+      out.push({
+        name: item.name,
+        etag: item.properties.etag ?? '',
+        size: item.properties.contentLength ?? 0,
+        lastModified: item.properties.lastModified ?? new Date(0),
+      });
+    }
+    return out;
+  }
+
+  /** Cheap reachability check for `GET /health`. */
+  async ping(): Promise<void> {
+    await this.#service.getProperties();
+  }
+
+  #container(name: string): ContainerClient {
+    let client = this.#containers.get(name);
+    if (!client) {
+      client = this.#service.getContainerClient(name);
+      this.#containers.set(name, client);
+    }
+    return client;
+  }
+}
+
+/** True when a conditional write lost the race (the blob changed or already exists). */
+export function isConditionFailure(err: unknown): boolean {
+  return err instanceof RestError && (err.statusCode === 412 || err.statusCode === 409);
+}
+
+async function streamToBuffer(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,170 @@
+import { Agent as HttpsAgent } from 'node:https';
+import { CosmosClient, ErrorResponse, type Container } from '@azure/cosmos';
+import type { ZodType } from 'zod';
+import { ModelloopError } from '../platform/errors';
+import {
+  datasetDocumentId,
+  datasetDocumentSchema,
+  modelDocumentSchema,
+  runDocumentSchema,
+  versionDocumentSchema,
+  versionId,
+  type DatasetDocument,
+  type ModelDocument,
+  type RunDocument,
+  type VersionDocument,
+} from './documents';
+import type { Registry } from './registry';
+
+export interface CosmosRegistryOptions {
+  readonly endpoint: string;
+  readonly key: string;
+  readonly database: string;
+  readonly container: string;
+}
+
+/** The registry on Cosmos DB (NoSQL API): database `modelloop`, container `registry`, partition `/model`. */
+export class CosmosRegistry implements Registry {
+  readonly #client: CosmosClient;
+  readonly #options: CosmosRegistryOptions;
+  #container: Container | undefined;
+
+  constructor(options: CosmosRegistryOptions) {
+    this.#options = options;
+    const loopback = /^https:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(options.endpoint);
+    this.#client = new CosmosClient({
+      endpoint: options.endpoint,
+      key: options.key,
+      connectionPolicy: { enableEndpointDiscovery: false },
+      // Local emulators use self-signed certificates; trust them on loopback only.
+      ...(loopback ? { agent: new HttpsAgent({ rejectUnauthorized: false }) } : {}),
+    });
+  }
+
+  /**
+   * Creates the database and container when missing. Returns true when the container was
+   * created just now: the registry is empty and should be rebuilt from blob storage.
+   */
+  async initialise(): Promise<boolean> {
+    const { database } = await this.#client.databases.createIfNotExists({ id: this.#options.database });
+    const { container, statusCode } = await database.containers.createIfNotExists({
+      id: this.#options.container,
+      partitionKey: { paths: ['/model'] },
+    });
+    this.#container = container;
+    return statusCode === 201;
+  }
+
+  get #c(): Container {
+    if (!this.#container) throw new Error('CosmosRegistry.initialise() must run before the registry is used');
+    return this.#container;
+  }
+
+  getModel(model: string): Promise<ModelDocument | undefined> {
+    return this.#read(model, 'model', modelDocumentSchema);
+  }
+
+  async listModels(): Promise<ModelDocument[]> {
+    return this.#query(undefined, 'model', modelDocumentSchema);
+  }
+
+  async createModel(doc: ModelDocument): Promise<ModelDocument> {
+    try {
+      const { resource } = await this.#c.items.create(modelDocumentSchema.parse(doc));
+      return modelDocumentSchema.parse(resource);
+    } catch (err) {
+      if (err instanceof ErrorResponse && err.code === 409) {
+        throw new ModelloopError('Conflict', `Model "${doc.model}" was created by another request at the same time; read it again.`);
+      }
+      throw err;
+    }
+  }
+
+  async replaceModel(doc: ModelDocument): Promise<ModelDocument> {
+    const body = modelDocumentSchema.parse(doc);
+    try {
+      const { resource } = await this.#c
+        .item('model', doc.model)
+        .replace(body, doc._etag ? { accessCondition: { type: 'IfMatch', condition: doc._etag } } : {});
+      return modelDocumentSchema.parse(resource);
+    } catch (err) {
+      if (err instanceof ErrorResponse && (err.code === 412 || err.code === 404)) {
+        throw new ModelloopError('Conflict', `Model "${doc.model}" was changed by another request; read it again and retry.`);
+      }
+      throw err;
+    }
+  }
+
+  upsertModel(doc: ModelDocument): Promise<ModelDocument> {
+    return this.#upsert(doc, modelDocumentSchema);
+  }
+
+  getVersion(model: string, version: number): Promise<VersionDocument | undefined> {
+    return this.#read(model, versionId(version), versionDocumentSchema);
+  }
+
+  async listVersions(model: string): Promise<VersionDocument[]> {
+    const versions = await this.#query(model, 'version', versionDocumentSchema);
+    return versions.sort((a, b) => a.version - b.version);
+  }
+
+  upsertVersion(doc: VersionDocument): Promise<VersionDocument> {
+    return this.#upsert(doc, versionDocumentSchema);
+  }
+
+  getDataset(model: string, datasetId: string): Promise<DatasetDocument | undefined> {
+    return this.#read(model, datasetDocumentId(datasetId), datasetDocumentSchema);
+  }
+
+  async listDatasets(model: string): Promise<DatasetDocument[]> {
+    const datasets = await this.#query(model, 'dataset', datasetDocumentSchema);
+    return datasets.sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : 0));
+  }
+
+  upsertDataset(doc: DatasetDocument): Promise<DatasetDocument> {
+    return this.#upsert(doc, datasetDocumentSchema);
+  }
+
+  getRun(model: string, id: string): Promise<RunDocument | undefined> {
+    return this.#read(model, id, runDocumentSchema);
+  }
+
+  async createRun(doc: RunDocument): Promise<RunDocument> {
+    try {
+      const { resource } = await this.#c.items.create(runDocumentSchema.parse(doc));
+      return runDocumentSchema.parse(resource);
+    } catch (err) {
+      if (err instanceof ErrorResponse && err.code === 409) {
+        throw new ModelloopError('Conflict', `A run with key "${doc.key}" already exists for model "${doc.model}".`);
+      }
+      throw err;
+    }
+  }
+
+  upsertRun(doc: RunDocument): Promise<RunDocument> {
+    return this.#upsert(doc, runDocumentSchema);
+  }
+
+  async ping(): Promise<void> {
+    await this.#c.read();
+  }
+
+  async #read<T>(model: string, id: string, schema: ZodType<T>): Promise<T | undefined> {
+    const { resource, statusCode } = await this.#c.item(id, model).read();
+    if (statusCode === 404 || !resource) return undefined;
+    return schema.parse(resource);
+  }
+
+  async #upsert<T>(doc: T, schema: ZodType<T>): Promise<T> {
+    const { resource } = await this.#c.items.upsert(schema.parse(doc) as object);
+    return schema.parse(resource);
+  }
+
+  async #query<T>(model: string | undefined, type: string, schema: ZodType<T>): Promise<T[]> {
+    const query = model
+      ? { query: 'SELECT * FROM c WHERE c.model = @model AND c.type = @type', parameters: [{ name: '@model', value: model }, { name: '@type', value: type }] }
+      : { query: 'SELECT * FROM c WHERE c.type = @type', parameters: [{ name: '@type', value: type }] };
+    const { resources } = await this.#c.items.query(query, model ? { partitionKey: model } : {}).fetchAll();
+    return resources.map((r) => schema.parse(r));
+  }
+}

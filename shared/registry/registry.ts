@@ -1,0 +1,32 @@
+import type { DatasetDocument, ModelDocument, RunDocument, VersionDocument } from './documents';
+
+/**
+ * The model registry: models, versions, datasets and runs, one partition per model.
+ * Implemented on Cosmos DB (`cosmos-registry.ts`); the local stack uses the Cosmos REST server.
+ */
+export interface Registry {
+  getModel(model: string): Promise<ModelDocument | undefined>;
+  listModels(): Promise<ModelDocument[]>;
+  /** Creates the model document; throws `Conflict` when it exists. */
+  createModel(doc: ModelDocument): Promise<ModelDocument>;
+  /** Replaces the model document if its `_etag` still matches; throws `Conflict` when another writer won. */
+  replaceModel(doc: ModelDocument): Promise<ModelDocument>;
+  /** Writes a model document whatever is there (used by the rebuild from blob storage). */
+  upsertModel(doc: ModelDocument): Promise<ModelDocument>;
+
+  getVersion(model: string, version: number): Promise<VersionDocument | undefined>;
+  listVersions(model: string): Promise<VersionDocument[]>;
+  upsertVersion(doc: VersionDocument): Promise<VersionDocument>;
+
+  getDataset(model: string, datasetId: string): Promise<DatasetDocument | undefined>;
+  listDatasets(model: string): Promise<DatasetDocument[]>;
+  upsertDataset(doc: DatasetDocument): Promise<DatasetDocument>;
+
+  getRun(model: string, id: string): Promise<RunDocument | undefined>;
+  /** Creates a run document; throws `Conflict` when one with that id exists (the idempotency check). */
+  createRun(doc: RunDocument): Promise<RunDocument>;
+  upsertRun(doc: RunDocument): Promise<RunDocument>;
+
+  /** Cheap reachability check for `GET /health`. */
+  ping(): Promise<void>;
+}

@@ -1,0 +1,156 @@
+import * as ort from 'onnxruntime-node';
+import { CONTAINERS, type BlobStore } from '../platform/blob-store';
+import { ModelloopError } from '../platform/errors';
+import type { Logger } from '../platform/logger';
+import type { VersionDocument } from '../registry/documents';
+import { artifactPath } from '../registry/manifest';
+import type { Registry } from '../registry/registry';
+import { MODEL_NAME } from '../data/model-definition';
+
+export interface ModelCacheOptions {
+  readonly blobs: BlobStore;
+  readonly registry: Registry;
+  readonly log: Logger;
+  /** How long a resolved alias is reused before the registry is asked again. @default 2000 */
+  readonly aliasCacheMs?: number;
+  /** Sessions are evicted, least recently used first, above this many artifact bytes. @default 512 MiB */
+  readonly maxBytes?: number;
+}
+
+/** Which version a request wants: a number, an alias, or neither (then `production`). */
+export interface VersionSelector {
+  readonly version?: number;
+  readonly alias?: string;
+}
+
+/** A loaded version; call `release()` when the request is done with it. */
+export interface ModelLease {
+  readonly version: VersionDocument;
+  readonly session: ort.InferenceSession;
+  release(): void;
+}
+
+interface Entry {
+  readonly key: string;
+  readonly loading: Promise<{ version: VersionDocument; session: ort.InferenceSession; bytes: number }>;
+  bytes: number;
+  inFlight: number;
+  evicted: boolean;
+}
+
+/**
+ * Per-worker cache of ONNX Runtime sessions, keyed by model and version (versions never change,
+ * so a session stays valid for its lifetime). Aliases resolve through a short-lived cache, so a
+ * moved `production` is served within `aliasCacheMs`. An evicted session is released only after
+ * its in-flight requests finish.
+ */
+export class ModelCache {
+  readonly #options: ModelCacheOptions;
+  readonly #entries = new Map<string, Entry>();
+  readonly #aliases = new Map<string, { version: number; expires: number }>();
+  #bytes = 0;
+
+  constructor(options: ModelCacheOptions) {
+    this.#options = options;
+  }
+
+  async resolve(model: string, selector: VersionSelector = {}): Promise<number> {
+    if (!MODEL_NAME.test(model)) throw new ModelloopError('InvalidInput', `Model name "${model}" is not valid.`);
+    if (selector.version !== undefined) return selector.version;
+    const alias = selector.alias ?? 'production';
+    const cacheKey = `${model}\u0000${alias}`;
+    const cached = this.#aliases.get(cacheKey);
+    if (cached && cached.expires > Date.now()) return cached.version;
+    const doc = await this.#options.registry.getModel(model);
+    if (!doc) throw new ModelloopError('ModelNotFound', `Model "${model}" is not defined. GET /models lists the models there are.`);
+    const version = doc.aliases[alias];
+    if (version === undefined) {
+      const hint = doc.latestVersion === 0 ? 'it has no trained version yet; drop data to train one' : `its aliases are: ${Object.keys(doc.aliases).join(', ') || 'none'}`;
+      throw new ModelloopError('VersionNotFound', `Model "${model}" has no "${alias}" version to serve: ${hint}.`);
+    }
+    this.#aliases.set(cacheKey, { version, expires: Date.now() + (this.#options.aliasCacheMs ?? 2000) });
+    return version;
+  }
+
+  /** Resolves the selector and returns a loaded session, loading it on first use. */
+  async acquire(model: string, selector: VersionSelector = {}): Promise<ModelLease> {
+    const version = await this.resolve(model, selector);
+    const key = `${model}@${version}`;
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      entry = { key, loading: this.#load(model, version), bytes: 0, inFlight: 0, evicted: false };
+      this.#entries.set(key, entry);
+      const created = entry;
+      created.loading.then(
+        (loaded) => {
+          created.bytes = loaded.bytes;
+          this.#bytes += loaded.bytes;
+          this.#evict();
+        },
+        () => this.#entries.delete(key),
+      );
+    } else {
+      // Map order is recency order: move the entry to the back.
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+    }
+    entry.inFlight++;
+    try {
+      const loaded = await entry.loading;
+      const held = entry;
+      let released = false;
+      return {
+        version: loaded.version,
+        session: loaded.session,
+        release: () => {
+          if (released) return;
+          released = true;
+          held.inFlight--;
+          if (held.evicted && held.inFlight === 0) void loaded.session.release();
+        },
+      };
+    } catch (err) {
+      entry.inFlight--;
+      throw err;
+    }
+  }
+
+  /** Releases every session (shutdown). */
+  async close(): Promise<void> {
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    for (const entry of entries) {
+      try {
+        await (await entry.loading).session.release();
+      } catch {
+        // A session that failed to load has nothing to release.
+      }
+    }
+  }
+
+  async #load(model: string, version: number): Promise<{ version: VersionDocument; session: ort.InferenceSession; bytes: number }> {
+    const doc = await this.#options.registry.getVersion(model, version);
+    if (!doc) {
+      const exists = await this.#options.registry.getModel(model);
+      if (!exists) throw new ModelloopError('ModelNotFound', `Model "${model}" is not defined.`);
+      throw new ModelloopError('VersionNotFound', `Model "${model}" has no version ${version}.`);
+    }
+    const blob = await this.#options.blobs.read(CONTAINERS.models, artifactPath(model, version));
+    if (!blob) throw new Error(`The artifact of ${model} version ${version} is missing from models/${artifactPath(model, version)}.`);
+    const started = Date.now();
+    const session = await ort.InferenceSession.create(blob.bytes, { graphOptimizationLevel: 'all' });
+    this.#options.log.info(`Loaded ${model} version ${version} (${blob.bytes.byteLength} bytes) in ${Date.now() - started} ms.`);
+    return { version: doc, session, bytes: blob.bytes.byteLength };
+  }
+
+  #evict(): void {
+    const limit = this.#options.maxBytes ?? 512 * 1024 * 1024;
+    for (const entry of this.#entries.values()) {
+      if (this.#bytes <= limit || this.#entries.size <= 1) break;
+      this.#entries.delete(entry.key);
+      this.#bytes -= entry.bytes;
+      entry.evicted = true;
+      if (entry.inFlight === 0) void entry.loading.then((loaded) => loaded.session.release());
+    }
+  }
+}

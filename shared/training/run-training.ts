@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { TrainingError, type TrainingJob, type TrainingResult } from './train-model';
+import type { WorkerMessage } from './train-worker';
+
+export interface RunTrainingOptions {
+  /** The run is stopped (the worker terminated) after this long. */
+  readonly timeBudgetMs: number;
+  readonly onProgress?: (message: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** The compiled worker script; under vitest the sources are TypeScript, so use the copy `npm test` builds. */
+function workerScript(): string {
+  const beside = join(__dirname, 'train-worker.js');
+  if (existsSync(beside)) return beside;
+  const compiled = join(__dirname, '..', '..', 'dist', 'shared', 'training', 'train-worker.js');
+  if (existsSync(compiled)) return compiled;
+  throw new Error(`The training worker is not built (looked for ${beside} and ${compiled}); run "npm run build".`);
+}
+
+/**
+ * Runs a training job in a worker thread with a time budget and cancellation. Rejects with a
+ * `TrainingError` when training itself fails (bad data, out of time): retrying will not help.
+ */
+export function runTraining(job: TrainingJob, options: RunTrainingOptions): Promise<TrainingResult> {
+  // Copy each drop into its own buffer so it can be transferred, not cloned, into the worker.
+  const datasets = job.datasets.map((d) => ({ ...d, bytes: new Uint8Array(d.bytes) }));
+  const worker = new Worker(workerScript(), {
+    workerData: { ...job, datasets },
+    transferList: datasets.map((d) => d.bytes.buffer as ArrayBuffer),
+  });
+  return new Promise<TrainingResult>((resolve, reject) => {
+    let settled = false;
+    const finish = (error: Error | undefined, result?: TrainingResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      if (error) reject(error);
+      else resolve(result!);
+    };
+    const timer = setTimeout(
+      () => finish(new TrainingError(`Training ran out of its time budget of ${Math.round(options.timeBudgetMs / 1000)} s and was stopped.`)),
+      options.timeBudgetMs,
+    );
+    const onAbort = (): void => finish(new TrainingError('Training was cancelled.'));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'progress') options.onProgress?.(message.message);
+      else if (message.type === 'done') finish(undefined, message.result);
+      else finish(new TrainingError(message.message));
+    });
+    worker.on('error', (err) => finish(err));
+    worker.on('exit', (code) => finish(new Error(`The training worker exited with code ${code} before it finished.`)));
+  });
+}

@@ -1,0 +1,211 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { azuriteConnectionString, freePort } from '../../host/emulators';
+
+/**
+ * The README's walkthrough, as a user runs it: the whole stack started by `node dist/host/start.js`
+ * (what `npm start` runs), driven over HTTP, the Storage API and the CLI, then stopped and started
+ * again on the same data.
+ */
+const root = resolve(__dirname, '..', '..');
+const churn = readFileSync(join(root, 'examples', 'churn.csv'));
+const run = promisify(execFile);
+
+interface Stack {
+  child: ChildProcess;
+  output: () => string;
+}
+
+let dataDir: string;
+let ports: { http: number; blob: number; queue: number; cosmos: number };
+let stack: Stack | undefined;
+const base = () => `http://127.0.0.1:${ports.http}`;
+
+function startStack(): Stack {
+  let output = '';
+  const child = spawn(process.execPath, [join(root, 'dist', 'host', 'start.js')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      MODELLOOP_DATA_DIR: dataDir,
+      MODELLOOP_HTTP_PORT: String(ports.http),
+      MODELLOOP_BLOB_PORT: String(ports.blob),
+      MODELLOOP_QUEUE_PORT: String(ports.queue),
+      MODELLOOP_COSMOS_PORT: String(ports.cosmos),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
+async function stopStack(s: Stack): Promise<number | null> {
+  if (s.child.exitCode !== null) return s.child.exitCode;
+  const exited = new Promise<number | null>((done) => s.child.once('exit', (code) => done(code)));
+  s.child.kill('SIGINT');
+  return exited;
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, seconds = 60): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}. Stack output:\n${stack?.output().slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${base()}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': contentType },
+    body: body === undefined ? undefined : Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+}
+
+const healthy = () => eventually('GET /health to answer 200', async () => ((await call('GET', '/health')).status === 200 ? true : undefined));
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'modelloop-e2e-'));
+  ports = { http: await freePort(), blob: await freePort(), queue: await freePort(), cosmos: await freePort() };
+  stack = startStack();
+  await healthy();
+}, 120_000);
+
+afterAll(async () => {
+  if (stack) await stopStack(stack);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the README walkthrough', () => {
+  it('defines a model, takes a CSV drop, trains version 1 and serves right predictions', async () => {
+    const defined = await call('PUT', '/models/churn', { task: 'classification', target: 'churned' });
+    expect(defined.status).toBe(201);
+
+    const upload = await call('PUT', '/datasets/churn/churn.csv', churn, 'text/csv');
+    expect(upload.status).toBe(202);
+    expect(upload.json).toMatchObject({ blob: 'datasets/churn/churn.csv', status: 'received' });
+
+    const model = await eventually('version 1 of churn', async () => {
+      const { json } = await call('GET', '/models/churn');
+      return json?.aliases?.production === 1 ? json : undefined;
+    }, 30);
+    expect(model.versions).toEqual([expect.objectContaining({ version: 1, aliases: ['production'], trainer: 'logistic-regression' })]);
+
+    const reply = await call('POST', '/models/churn/predict', {
+      instances: [
+        { tenure_months: 2, monthly_charges: 95.5, contract: 'month-to-month', support_calls: 6, paperless: true },
+        { tenure_months: 60, monthly_charges: 25.0, contract: 'two-year', support_calls: 0, paperless: false },
+      ],
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.json).toMatchObject({ model: 'churn', version: 1, predictions: ['yes', 'no'] });
+    expect(reply.json.probabilities[0].yes).toBeGreaterThan(0.9);
+
+    // Every row of the (separable) example comes back with its own label, ids and all.
+    const lines = churn.toString().trim().split('\n');
+    const header = lines[0]!.split(',');
+    const rows = lines.slice(1).map((line) => Object.fromEntries(line.split(',').map((cell, i) => [header[i]!, cell])));
+    const instances = rows.map((r) => ({
+      customer_id: Number(r.customer_id),
+      tenure_months: Number(r.tenure_months),
+      monthly_charges: Number(r.monthly_charges),
+      contract: r.contract,
+      support_calls: Number(r.support_calls),
+      paperless: r.paperless === 'true',
+    }));
+    const all = await call('POST', '/models/churn/predict', { instances });
+    const correct = all.json.predictions.filter((p: string, i: number) => p === rows[i]!.churned).length;
+    expect(correct / rows.length).toBeGreaterThan(0.97);
+  });
+
+  it('trains once for the same file dropped again under another name, by any Storage client', async () => {
+    const blobs = BlobServiceClient.fromConnectionString(azuriteConnectionString(ports.blob, ports.queue));
+    await blobs.getContainerClient('datasets').getBlockBlobClient('churn/churn-copy.csv').uploadData(churn);
+    const dataset = await eventually('the copy to be recognised', async () => {
+      const { json } = await call('GET', '/models/churn/datasets');
+      const found = json?.datasets?.find((d: { files: string[] }) => d.files.includes('churn-copy.csv'));
+      return found;
+    });
+    expect(dataset.files).toEqual(['churn.csv', 'churn-copy.csv']);
+    const again = await call('PUT', '/datasets/churn/churn.csv', churn, 'text/csv');
+    expect(again.json.status).toBe('accepted');
+    // Once the re-upload has been handed to the function and both queues are empty, still one version.
+    const etag = (await blobs.getContainerClient('datasets').getBlobClient('churn/churn.csv').getProperties()).etag!;
+    const receipts = blobs.getContainerClient('azure-webjobs-hosts');
+    await eventually('the re-upload to be taken by the blob trigger', async () => {
+      for await (const receipt of receipts.listBlobsFlat({ prefix: 'blobreceipts/', includeMetadata: true })) {
+        if (receipt.name.endsWith('/datasets/churn/churn.csv') && receipt.name.includes(etag.replace(/"/g, '')) && !receipt.metadata?.incomplete) return true;
+      }
+      return undefined;
+    });
+    const connection = azuriteConnectionString(ports.blob, ports.queue);
+    for (const name of ['azure-webjobs-blobtrigger-modelloop-local', 'retrain-requests']) {
+      const queue = new QueueClient(connection, name);
+      await eventually(`queue ${name} to be empty`, async () => ((await queue.getProperties()).approximateMessagesCount === 0 ? true : undefined));
+    }
+    const { json } = await call('GET', '/models/churn');
+    expect(json.latestVersion).toBe(1);
+  });
+
+  it('answers bad input with a clear JSON error and keeps running', async () => {
+    const bad = await call('PUT', '/models/broken', { task: 'clustering' });
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ code: 'InvalidDefinition', error: expect.stringMatching(/task: must be "classification" or "regression".*target: is required/) });
+
+    const unknown = await call('POST', '/models/nope/predict', { instances: [{}] });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json).toMatchObject({ code: 'ModelNotFound', error: expect.stringMatching(/"nope" is not defined/) });
+
+    const notJson = await call('POST', '/models/churn/predict', '{"instances": [', 'application/json');
+    expect(notJson.status).toBe(400);
+    expect(notJson.json.code).toBe('InvalidInput');
+
+    await call('PUT', '/datasets/churn/no-target.csv', 'tenure_months,monthly_charges\n3,50\n', 'text/csv');
+    const rejected = await eventually('the drop without a target to be judged', async () => {
+      const { json } = await call('GET', '/models/churn/datasets');
+      return json?.datasets?.find((d: { files: string[] }) => d.files.includes('no-target.csv'));
+    });
+    expect(rejected).toMatchObject({ status: 'rejected', message: expect.stringMatching(/"churned".*missing.*target/) });
+    expect((await call('GET', '/health')).status).toBe(200);
+  });
+
+  it('does the same from the CLI', async () => {
+    const cli = (...args: string[]) => run(process.execPath, [join(root, 'dist', 'cli', 'modelloop.js'), '--url', base(), ...args], { cwd: root });
+    await cli('define', 'churn-cli', '--task', 'classification', '--target', 'churned');
+    const upload = await cli('upload', join(root, 'examples', 'churn.csv'), '--model', 'churn-cli', '--timeout', '60');
+    expect(upload.stdout).toMatch(/Version 1 registered \(accuracy (1\.0000|0\.9\d+)\); production is version 1\./);
+    expect(upload.stderr).toMatch(/Drop accepted: Accepted 400 of 400 rows/);
+    const models = await cli('models');
+    expect(models.stdout).toMatch(/churn-cli\s+classification\s+churned\s+1\s+1/);
+    await expect(cli('versions', 'no-such-model')).rejects.toMatchObject({ stderr: expect.stringMatching(/modelloop: Model "no-such-model" is not defined/) });
+  });
+
+  it('keeps models, versions and aliases across a stop and a start', async () => {
+    expect(await stopStack(stack!)).toBe(0);
+    stack = startStack();
+    await healthy();
+    const { json } = await call('GET', '/models/churn');
+    expect(json).toMatchObject({ aliases: { production: 1 }, latestVersion: 1, versions: [expect.objectContaining({ version: 1 })] });
+    const reply = await call('POST', '/models/churn/predict', {
+      instances: [{ tenure_months: 60, monthly_charges: 25.0, contract: 'two-year', support_calls: 0, paperless: false }],
+    });
+    expect(reply.json).toMatchObject({ version: 1, predictions: ['no'] });
+    const datasets = await call('GET', '/models/churn/datasets');
+    expect(datasets.json.datasets.map((d: { status: string }) => d.status).sort()).toEqual(['accepted', 'rejected']);
+  });
+});

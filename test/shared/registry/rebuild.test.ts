@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { CONTAINERS } from '../../../shared/platform/blob-store';
+import { moveAlias } from '../../../shared/registry/aliases';
+import { defineModel } from '../../../shared/registry/define-model';
+import { rebuildRegistry } from '../../../shared/registry/rebuild';
+import { retrain } from '../../../shared/training/retrain';
+import { drainRetrainRequests } from '../../support/queue';
+import { dropFile, separableCsv, testStack, uniqueModel } from '../../support/stack';
+
+describe('rebuilding the registry from blob storage', () => {
+  it('restores models, versions, aliases and datasets into an empty registry', async () => {
+    const live = await testStack();
+    const model = uniqueModel('rebuild');
+    await defineModel(live, model, { task: 'classification', target: 'label' });
+    await dropFile(live, model, 'a.csv', separableCsv(60, 1));
+    await dropFile(live, model, 'bad.csv', 'x1\n1\n');
+    await dropFile(live, model, 'b.csv', separableCsv(60, 2));
+    const requests = (await drainRetrainRequests(live.storageConnection, live.queueName)).filter((r) => r.model === model);
+    const deps = { ...live, timeBudgetSeconds: 60, holdoutFraction: 0.2 };
+    for (const request of requests) await retrain(deps, request);
+    await moveAlias(live, { model, alias: 'production', version: 2, by: 'user:test', reason: 'better' });
+    await moveAlias(live, { model, alias: 'challenger', version: 1, by: 'user:test', reason: 'compare' });
+    // A version whose artifact was never written must not come back.
+    await live.blobs.writeJson(CONTAINERS.models, `${model}/3/manifest.json`, { half: 'done' });
+
+    const restarted = await testStack({ storageConnection: live.storageConnection });
+    const summary = await rebuildRegistry(restarted.blobs, restarted.registry);
+    expect(summary.skipped.some((s) => s.includes(`${model}/3/manifest.json`))).toBe(true);
+
+    const before = await live.registry.getModel(model);
+    const after = await restarted.registry.getModel(model);
+    expect(after).toMatchObject({ definition: before!.definition, contract: before!.contract, aliases: { production: 2, challenger: 1 } });
+    // Version 3 was started, so it is never handed out again.
+    expect(after!.latestVersion).toBe(3);
+    expect((await restarted.registry.listVersions(model)).map((v) => [v.version, v.metrics.accuracy])).toEqual(
+      (await live.registry.listVersions(model)).map((v) => [v.version, v.metrics.accuracy]),
+    );
+    const datasets = await restarted.registry.listDatasets(model);
+    expect(datasets.map((d) => [d.files[0], d.status]).sort()).toEqual([['a.csv', 'accepted'], ['b.csv', 'accepted'], ['bad.csv', 'rejected']]);
+  });
+});
