@@ -26,8 +26,8 @@ program
   .command('start')
   .description('start the local stack: Azurite, the Cosmos server and the Functions host')
   .action(async () => {
-    const { startLocalStack } = await import('../host/start');
-    await startLocalStack();
+    const { runLocalStack } = await import('../host/start');
+    runLocalStack();
   });
 
 program

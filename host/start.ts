@@ -95,7 +95,8 @@ async function port(setting: string, fallback: number, what: string): Promise<nu
   return value;
 }
 
-if (require.main === module) {
+/** Starts the stack and stops it cleanly on Ctrl-C (SIGINT) or SIGTERM; a second signal exits at once. */
+export function runLocalStack(): void {
   startLocalStack().then(
     (stack) => {
       let stopping = false;
@@ -126,3 +127,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) runLocalStack();
