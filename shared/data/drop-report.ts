@@ -18,6 +18,8 @@ export const dropReportSchema = z
     status: z.enum(['accepted', 'rejected', 'pending']),
     /** One sentence a person can act on. */
     message: z.string(),
+    /** Why a drop was not accepted, as an API error code: `SchemaViolation`, `UnsupportedFormat`, `PayloadTooLarge`, `ModelNotFound` (pending). */
+    code: z.string().optional(),
     receivedAt: z.string(),
     checkedAt: z.string(),
     rowsRead: z.number().int().min(0),
@@ -52,6 +54,7 @@ export function datasetDocumentFromReport(report: DropReport): DatasetDocument {
     rejectedRows: report.rejectedRows,
     report: `reports/${reportPath(report.model, report.datasetId)}`,
     message: report.message,
+    ...(report.code ? { code: report.code } : {}),
     receivedAt: report.receivedAt,
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CONTAINERS, type BlobStore } from '../platform/blob-store';
-import { ModelloopError, ensureError } from '../platform/errors';
+import { ModelloopError, ensureError, type ModelloopErrorCode } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { RetrainQueue } from '../platform/retrain-queue';
 import { datasetDocumentFromReport, type DropReport } from './drop-report';
@@ -68,15 +68,15 @@ export async function ingestDrop(deps: IngestDeps, input: DropInput): Promise<In
 
   const modelDoc = await deps.registry.getModel(model);
   if (!modelDoc) {
-    const report = emptyReport(base, 'pending', `Model "${model}" is not defined yet; the drop is kept and judged once it is (PUT /models/${model}).`);
+    const report = emptyReport(base, 'pending', 'ModelNotFound', `Model "${model}" is not defined yet; the drop is kept and judged once it is (PUT /models/${model}).`);
     return record(deps, report);
   }
   if (bytes.byteLength > deps.maxDropBytes) {
-    const report = emptyReport(base, 'rejected', `The drop is ${bytes.byteLength} bytes, over the limit of ${deps.maxDropBytes} (MAX_DROP_BYTES).`);
+    const report = emptyReport(base, 'rejected', 'PayloadTooLarge', `The drop is ${bytes.byteLength} bytes, over the limit of ${deps.maxDropBytes} (MAX_DROP_BYTES).`);
     return record(deps, report);
   }
   if (format !== 'csv') {
-    const report = emptyReport(base, 'rejected', `${format === 'jsonl' ? 'JSON Lines' : 'Parquet'} drops are not read yet; drop the data as CSV.`);
+    const report = emptyReport(base, 'rejected', 'UnsupportedFormat', `${format === 'jsonl' ? 'JSON Lines' : 'Parquet'} drops are not read yet; drop the data as CSV.`);
     return record(deps, report);
   }
 
@@ -85,7 +85,7 @@ export async function ingestDrop(deps: IngestDeps, input: DropInput): Promise<In
     table = parseCsv(bytes, file);
   } catch (err) {
     if (!(err instanceof ModelloopError)) throw err;
-    return record(deps, emptyReport(base, 'rejected', err.message));
+    return record(deps, emptyReport(base, 'rejected', err.code, err.message));
   }
 
   const contract: DataContract = modelDoc.contract ?? inferContract(table, modelDoc.definition, datasetId);
@@ -94,6 +94,7 @@ export async function ingestDrop(deps: IngestDeps, input: DropInput): Promise<In
   const report: DropReport = {
     ...base,
     status: verdict.accepted ? 'accepted' : 'rejected',
+    ...(verdict.accepted ? {} : { code: 'SchemaViolation' }),
     message: verdict.message,
     checkedAt: new Date().toISOString(),
     rowsRead: checked.rowsRead,
@@ -134,10 +135,11 @@ function judge(checked: CheckedTable, contract: DataContract, maxRejectedFractio
 
 type ReportBase = Pick<DropReport, 'format' | 'model' | 'datasetId' | 'files' | 'fileFormat' | 'bytes' | 'receivedAt'>;
 
-function emptyReport(base: ReportBase, status: DropReport['status'], message: string): DropReport {
+function emptyReport(base: ReportBase, status: DropReport['status'], code: ModelloopErrorCode, message: string): DropReport {
   return {
     ...base,
     status,
+    code,
     message,
     checkedAt: new Date().toISOString(),
     rowsRead: 0,

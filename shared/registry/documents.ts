@@ -102,6 +102,8 @@ export const datasetDocumentSchema = z
     rejectedRows: z.number().int().min(0),
     report: z.string(),
     message: z.string(),
+    /** For drops not accepted: the error code of why (see the drop report). */
+    code: z.string().optional(),
     receivedAt: z.string(),
   })
   .loose();

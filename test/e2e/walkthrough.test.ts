@@ -180,7 +180,7 @@ describe('the README walkthrough', () => {
       const { json } = await call('GET', '/models/churn/datasets');
       return json?.datasets?.find((d: { files: string[] }) => d.files.includes('no-target.csv'));
     });
-    expect(rejected).toMatchObject({ status: 'rejected', message: expect.stringMatching(/"churned".*missing.*target/) });
+    expect(rejected).toMatchObject({ status: 'rejected', code: 'SchemaViolation', message: expect.stringMatching(/"churned".*missing.*target/) });
     expect((await call('GET', '/health')).status).toBe(200);
   });
 

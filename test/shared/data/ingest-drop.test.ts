@@ -54,7 +54,7 @@ describe('ingestDrop', () => {
     await drop(model, 'good.csv', separableCsv(20));
     await drainRetrainRequests(stack.storageConnection, stack.queueName);
     const outcome = await drop(model, 'bad.csv', 'x1,x2,color,amount\n1,2,red,3\n');
-    expect(outcome.kind === 'judged' && outcome.report).toMatchObject({ status: 'rejected', missingColumns: ['label'], message: expect.stringMatching(/"label" missing \(label is the target\)/) });
+    expect(outcome.kind === 'judged' && outcome.report).toMatchObject({ status: 'rejected', code: 'SchemaViolation', missingColumns: ['label'], message: expect.stringMatching(/"label" missing \(label is the target\)/) });
     expect((await stack.registry.getDataset(model, outcome.kind === 'judged' ? outcome.report.datasetId : ''))?.status).toBe('rejected');
     expect(await drainRetrainRequests(stack.storageConnection, stack.queueName)).toEqual([]);
   });
