@@ -149,16 +149,19 @@ function formatBytes(bytes: number): string {
 }
 
 async function waitFor<T>(deadline: number, what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const showDots = !asJson() && process.stderr.isTTY;
   let dots = 0;
   for (;;) {
     const value = await probe();
     if (value !== undefined) {
-      if (dots && !asJson()) process.stderr.write('\n');
+      if (dots) process.stderr.write('\n');
       return value;
     }
     if (Date.now() > deadline) throw new Error(`Gave up waiting for ${what} (raise --timeout, or check the host's log).`);
-    if (!asJson() && process.stderr.isTTY) process.stderr.write('.');
-    dots++;
+    if (showDots) {
+      process.stderr.write('.');
+      dots++;
+    }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

@@ -1,5 +1,6 @@
 import { app } from '@azure/functions';
-import { httpFunction, json, loggerOf, readJson } from '../shared/platform/http-reply';
+import { httpFunction, json, readJson } from '../shared/platform/http-reply';
+import { loggerOf } from '../shared/platform/logger';
 import { defineModelAndJudgePending } from '../shared/data/define-and-judge';
 
 /** `PUT /models/{model}`: defines a model or updates its definition. */

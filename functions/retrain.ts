@@ -1,5 +1,5 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { loggerOf } from '../shared/platform/http-reply';
+import { loggerOf } from '../shared/platform/logger';
 import { RETRAIN_QUEUE, retrainRequestSchema } from '../shared/platform/retrain-queue';
 import { getServices } from '../shared/platform/services';
 import { retrain } from '../shared/training/retrain';

@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { ModelloopError } from '../shared/platform/errors';
-import { loggerOf } from '../shared/platform/http-reply';
+import { loggerOf } from '../shared/platform/logger';
 import { getServices } from '../shared/platform/services';
 import { defineModelAndJudgePending } from '../shared/data/define-and-judge';
 import { ingestDrop } from '../shared/data/ingest-drop';

@@ -129,7 +129,7 @@ function inferColumn(table: TextTable, index: number, name: string): FeatureSpec
       numbers++;
       if (INTEGER.test(cell)) integers++;
     } else if (/^(true|false)$/i.test(cell)) booleans++;
-    if (distinct.size <= table.rows.length) distinct.add(cell);
+    distinct.add(cell);
   }
   const present = table.rows.length - nulls;
   const nullable = nulls > 0;

@@ -1,6 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ModelloopError, ensureError } from './errors';
-import type { Logger } from './logger';
 import { getServices, type Services } from './services';
 
 /** A JSON reply. */
@@ -45,15 +44,6 @@ export function assertSize(request: HttpRequest, maxBytes: number): void {
   if (declared > maxBytes) {
     throw new ModelloopError('PayloadTooLarge', `The body is ${declared} bytes; the limit is ${maxBytes}.`);
   }
-}
-
-/** Adapts the invocation context to the use cases' logger. */
-export function loggerOf(context: InvocationContext): Logger {
-  return {
-    info: (m, ...d) => context.log(m, ...d),
-    warn: (m, ...d) => context.warn(m, ...d),
-    error: (m, ...d) => context.error(m, ...d),
-  };
 }
 
 export type HttpUseCase = (request: HttpRequest, context: InvocationContext, services: Services) => Promise<HttpResponseInit>;

@@ -24,8 +24,8 @@ let services: Promise<Services> | undefined;
  * registry container, and rebuilds the registry from blob storage when the registry is new
  * (a fresh Cosmos account, or the in-memory Cosmos server after a restart).
  */
-export function getServices(log: Logger = consoleLogger): Promise<Services> {
-  services ??= createServices(log).catch((err: unknown) => {
+export function getServices(): Promise<Services> {
+  services ??= createServices(consoleLogger).catch((err: unknown) => {
     services = undefined;
     throw err;
   });

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+// The product's seeded PRNG, so every run sees the same data.
+import { mulberry32 } from '../../../shared/training/split';
 import {
   axpy,
   checkMatrix,
@@ -8,17 +10,6 @@ import {
   NotPositiveDefiniteError,
 } from '../../../shared/training/linear-algebra';
 
-// A small seeded PRNG so every run sees the same "random" matrices.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function multiply(a: Float64Array, b: Float64Array, n: number): Float64Array {
   const out = new Float64Array(n * n);

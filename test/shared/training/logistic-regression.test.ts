@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+// The product's seeded PRNG, so every run sees the same data.
+import { mulberry32 } from '../../../shared/training/split';
 import {
   fitLogisticRegression,
   logisticObjective,
@@ -6,17 +8,6 @@ import {
   type LogisticRegressionModel,
 } from '../../../shared/training/logistic-regression';
 
-// A small seeded PRNG so every run sees the same data.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(random: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());

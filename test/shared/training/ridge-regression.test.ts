@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
+// The product's seeded PRNG, so every run sees the same data.
+import { mulberry32 } from '../../../shared/training/split';
 import { NotPositiveDefiniteError } from '../../../shared/training/linear-algebra';
 import { fitRidge, predictRidge } from '../../../shared/training/ridge-regression';
 
-// A small seeded PRNG so every run sees the same data.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // The ridge solution computed another way: the (cols + 1) × (cols + 1) normal equations of the
 // uncentred problem with an explicit intercept column, which the penalty leaves alone,
