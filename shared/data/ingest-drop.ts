@@ -8,7 +8,7 @@ import type { DatasetDocument, ModelDocument } from '../registry/documents';
 import { writeDefinitionRecord } from '../registry/durable-record';
 import { reportPath } from '../registry/manifest';
 import type { Registry } from '../registry/registry';
-import { parseCsv } from './csv';
+import { formatOf, readDrop } from './read-drop';
 import { checkTable, inferContract, type CheckedTable, type DataContract } from './data-contract';
 
 export interface IngestDeps {
@@ -32,15 +32,8 @@ export type IngestOutcome =
   | { readonly kind: 'duplicate'; readonly dataset: DatasetDocument }
   | { readonly kind: 'judged'; readonly dataset: DatasetDocument; readonly report: DropReport };
 
-const FORMATS: Record<string, DropReport['fileFormat']> = { '.csv': 'csv', '.jsonl': 'jsonl', '.parquet': 'parquet' };
-
 export function datasetIdOf(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-export function formatOf(file: string): DropReport['fileFormat'] | undefined {
-  const dot = file.lastIndexOf('.');
-  return dot < 0 ? undefined : FORMATS[file.slice(dot).toLowerCase()];
 }
 
 /**
@@ -75,14 +68,9 @@ export async function ingestDrop(deps: IngestDeps, input: DropInput): Promise<In
     const report = emptyReport(base, 'rejected', 'PayloadTooLarge', `The drop is ${bytes.byteLength} bytes, over the limit of ${deps.maxDropBytes} (MAX_DROP_BYTES).`);
     return record(deps, report);
   }
-  if (format !== 'csv') {
-    const report = emptyReport(base, 'rejected', 'UnsupportedFormat', `${format === 'jsonl' ? 'JSON Lines' : 'Parquet'} drops are not read yet; drop the data as CSV.`);
-    return record(deps, report);
-  }
-
   let table;
   try {
-    table = parseCsv(bytes, file);
+    table = readDrop(bytes, file);
   } catch (err) {
     if (!(err instanceof ModelloopError)) throw err;
     return record(deps, emptyReport(base, 'rejected', err.code, err.message));

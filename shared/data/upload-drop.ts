@@ -2,7 +2,8 @@ import { CONTAINERS, type BlobStore } from '../platform/blob-store';
 import { ModelloopError } from '../platform/errors';
 import { reportPath } from '../registry/manifest';
 import type { Registry } from '../registry/registry';
-import { datasetIdOf, formatOf } from './ingest-drop';
+import { datasetIdOf } from './ingest-drop';
+import { formatOf } from './read-drop';
 import { assertModelName } from './model-definition';
 
 export interface UploadResult {

@@ -1,6 +1,6 @@
-import { parseCsv } from '../data/csv';
 import { categoryStats, checkTable, numericStats, type ColumnStats, type ColumnValues, type DataContract } from '../data/data-contract';
 import { primaryMetricOf, type ModelDefinition } from '../data/model-definition';
+import { readDrop } from '../data/read-drop';
 import { exportPipeline } from '../onnx/export-pipeline';
 import { OUTPUT_LABEL, OUTPUT_PROBABILITIES, OUTPUT_VALUE, type PipelineFeature, type PipelineSpec } from '../onnx/pipeline-spec';
 import type { SignatureField } from '../registry/documents';
@@ -161,7 +161,7 @@ function assembleTable(job: TrainingJob, control: TrainingControl): { table: Tra
   let rows = 0;
   for (const dataset of job.datasets) {
     if (rows >= maxRows) break;
-    const checked = checkTable(parseCsv(dataset.bytes, dataset.file), job.contract);
+    const checked = checkTable(readDrop(dataset.bytes, dataset.file), job.contract);
     if (checked.missingColumns.length) continue;
     const take = Math.min(checked.acceptedRows, maxRows - rows);
     parts.push({
