@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -8,6 +8,7 @@ import { datasetIdOf } from '../shared/data/ingest-drop';
 import { trainModel } from '../shared/training/train-model';
 import { mulberry32 } from '../shared/training/split';
 import { startLocalStack } from '../host/start';
+import { spread as stats, writeSection } from './report';
 
 /**
  * The whole loop on one machine: how long a drop takes to become a served model, and what one
@@ -26,12 +27,6 @@ function shuffled(csv: string, seed: number): Buffer {
     [rows[i], rows[j]] = [rows[j]!, rows[i]!];
   }
   return Buffer.from([header, ...rows].join('\n') + '\n');
-}
-
-function stats(samples: number[]): { median: number; p10: number; p90: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return { median: at(0.5), p10: at(0.1), p90: at(0.9) };
 }
 
 const ms = (value: number): string => (value >= 100 ? value.toFixed(0) : value.toFixed(2));
@@ -101,13 +96,8 @@ async function main(): Promise<void> {
     const t = stats(inProcess);
     const h = stats(http);
     const d = stats(direct);
-    const report = `# Benchmarks
-
-Measured by \`npm run bench\` (\`bench/loop.ts\`) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},
-this project's 2-core machine. Every figure has a baseline measured in the same run; medians with the
-10th–90th percentile spread.
-
-## The loop: a drop becomes a served model
+    const measuredOn = `Measured by \`bench/loop.ts\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, this project's 2-core machine.`;
+    const loopSection = `${measuredOn}
 
 ${RUNS} runs on \`examples/churn.csv\` (400 rows, rows shuffled per run so each drop is new content):
 from the \`PUT /datasets/{model}/drop.csv\` reply being sent until \`GET /models/{model}\` shows
@@ -120,9 +110,8 @@ from the \`PUT /datasets/{model}/drop.csv\` reply being sent until \`GET /models
 | ratio | ${(l.median / t.median).toFixed(1)}× | |
 
 Most of the difference is event plumbing, not work: the blob trigger scans every 2 s and the queue
-trigger polls with back-off (host.json \`maxPollingInterval\` 2 s), then a worker thread starts.
-
-## One scoring call
+trigger polls with back-off (host.json \`maxPollingInterval\` 2 s), then a worker thread starts.`;
+    const scoreSection = `${measuredOn}
 
 ${SCORES} sequential single-row \`POST /models/bench-0/predict\` calls over loopback HTTP (after 20 warm-up
 calls), against the same ONNX Runtime session called directly in the same process.
@@ -134,10 +123,10 @@ calls), against the same ONNX Runtime session called directly in the same proces
 | ratio | ${(h.median / d.median).toFixed(1)}× | |
 
 The gap is HTTP, JSON, the host's invocation bookkeeping, input checking and the alias lookup
-(cached for \`ALIAS_CACHE_SECONDS\`). Throughput under concurrent load is not measured yet.
-`;
-    writeFileSync(join(root, 'docs', 'benchmarks.md'), report);
-    process.stderr.write(report);
+(cached for \`ALIAS_CACHE_SECONDS\`). Load and concurrency are in the serving section.`;
+    writeSection('The loop: a drop becomes a served model', loopSection);
+    writeSection('One scoring call', scoreSection);
+    process.stderr.write(`${loopSection}\n\n${scoreSection}\n`);
   } finally {
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });

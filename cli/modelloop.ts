@@ -70,8 +70,9 @@ program
     if (upload.status !== 'received') return print(dataset, () => 'This content was dropped before; nothing new to train.');
     progress('Training ...');
     const model = await waitFor(deadline, 'a new version', async () => {
-      const view = await api.tryRequest<{ latestVersion: number; aliases: Record<string, number>; versions: { version: number; primaryMetric: string; metrics: Record<string, number> }[] }>('GET', `/models/${options.model}`);
-      return view && view.versions.some((v) => v.version > before) ? view : undefined;
+      const view = await api.tryRequest<{ latestVersion: number; aliases: Record<string, number>; versions: { version: number; aliases: string[]; primaryMetric: string; metrics: Record<string, number> }[] }>('GET', `/models/${options.model}`);
+      // A version is listed as soon as it is registered; the promotion policy then gives it an alias.
+      return view && view.versions.some((v) => v.version > before && v.aliases.length > 0) ? view : undefined;
     });
     const latest = model.versions.at(-1)!;
     print(model, () =>
@@ -124,6 +125,33 @@ program
           reply.predictions.map((p, i) => [String(i), String(p), ...(reply.probabilities ? [Math.max(...Object.values(reply.probabilities[i]!)).toFixed(3)] : [])]),
         ),
     );
+  });
+
+program
+  .command('registry')
+  .description('registry maintenance, run against the storage account and Cosmos DB themselves (app settings from the environment or ./local.settings.json)')
+  .command('rebuild')
+  .description('rebuild every model, version, alias and dataset record from blob storage (safe on a live registry: it only upserts)')
+  .action(async () => {
+    const { existsSync, readFileSync } = await import('node:fs');
+    // Settings as the host reads them: the environment first, then local.settings.json "Values".
+    if (existsSync('local.settings.json')) {
+      const values = (JSON.parse(readFileSync('local.settings.json', 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
+      for (const [name, value] of Object.entries(values)) if (process.env[name] === undefined || process.env[name] === '') process.env[name] = value;
+    }
+    const { getServices } = await import('../shared/platform/services');
+    const { rebuildRegistry } = await import('../shared/registry/rebuild');
+    // The services log to the console; the command's answer alone goes to stdout.
+    const log = console.log;
+    console.log = (...args: unknown[]) => console.error(...args);
+    const { blobs, registry } = await getServices();
+    const summary = await rebuildRegistry(blobs, registry);
+    console.log = log;
+    print(summary, () =>
+      `Rebuilt from blob storage: ${summary.models} models, ${summary.versions} versions, ${summary.aliasMoves} alias moves, ${summary.datasets} datasets.` +
+        (summary.skipped.length ? `\nSkipped ${summary.skipped.length}:\n  ${summary.skipped.join('\n  ')}` : ''),
+    );
+    process.exit(process.exitCode ?? 0);
   });
 
 function print(value: unknown, human: () => string): void {

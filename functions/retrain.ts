@@ -1,31 +1,38 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { loggerOf } from '../shared/platform/logger';
-import { RETRAIN_QUEUE, retrainRequestSchema } from '../shared/platform/retrain-queue';
+import { retrainTransport } from '../shared/platform/config';
+import { deliveryOf, receiveRetrainRequest } from '../shared/platform/retrain-delivery';
+import { RETRAIN_QUEUE } from '../shared/platform/retrain-queue';
 import { getServices } from '../shared/platform/services';
-import { retrain } from '../shared/training/retrain';
 
 /**
- * Queue trigger on `retrain-requests`: trains, registers and (for a model's first version)
- * promotes. A malformed message is logged and settled, never retried.
+ * Queue trigger on `retrain-requests` (Storage queue locally, Service Bus session queue in Azure):
+ * trains, registers and (for a model's first version) promotes. A malformed message is logged and
+ * settled; a transient failure throws, so the queue delivers it again until it is parked.
  */
 export async function retrainHandler(message: unknown, context: InvocationContext): Promise<void> {
   const log = loggerOf(context);
-  const parsed = retrainRequestSchema.safeParse(message);
-  if (!parsed.success) {
-    log.error(`Discarded a malformed retrain request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
-    return;
-  }
   const services = await getServices();
-  const outcome = await retrain(
-    { ...services, log, timeBudgetSeconds: services.config.trainingTimeBudgetSeconds, holdoutFraction: services.config.holdoutFraction },
-    parsed.data,
+  await receiveRetrainRequest(
+    { ...services, log, timeBudgetSeconds: services.config.trainingTimeBudgetSeconds, holdoutFraction: services.config.holdoutFraction, retainVersions: services.config.retainUnaliasedVersions },
+    message,
+    deliveryOf(context.triggerMetadata, services.config.retrain.maxDeliveries),
   );
-  if (outcome.kind === 'duplicate') log.info(`Retrain request ${parsed.data.key} was already handled (run ${outcome.run.status}).`);
-  if (outcome.kind === 'skipped') log.warn(`Retrain request ${parsed.data.key} skipped: ${outcome.reason}`);
 }
 
-app.storageQueue('retrain', {
-  queueName: RETRAIN_QUEUE,
-  connection: 'AzureWebJobsStorage',
-  handler: retrainHandler,
-});
+// The local host has no Service Bus trigger: register the one transport the settings choose.
+if (retrainTransport() === 'servicebus') {
+  app.serviceBusQueue('retrain', {
+    queueName: RETRAIN_QUEUE,
+    connection: 'ServiceBus',
+    // One session per model: one training per model at a time, in the order requested.
+    isSessionsEnabled: true,
+    handler: retrainHandler,
+  });
+} else {
+  app.storageQueue('retrain', {
+    queueName: RETRAIN_QUEUE,
+    connection: 'AzureWebJobsStorage',
+    handler: retrainHandler,
+  });
+}

@@ -2,15 +2,13 @@ import { app } from '@azure/functions';
 import { ModelloopError } from '../shared/platform/errors';
 import { httpFunction, json, readJson } from '../shared/platform/http-reply';
 import { predict } from '../shared/serving/predict';
+import { scoringOf } from '../shared/serving/scoring';
 import type { VersionSelector } from '../shared/serving/model-cache';
 
 /** `POST /models/{model}/predict[?version=N|?alias=name]`: scores rows with the model's ONNX pipeline. */
-export const scoreHandler = httpFunction(async (request, _context, { config, models }) => {
-  const body = await readJson(request, config.maxRequestBytes);
-  const reply = await predict(
-    { models, maxRows: config.maxRequestRows },
-    { model: request.params.model ?? '', selector: selectorOf(request.query), body },
-  );
+export const scoreHandler = httpFunction(async (request, _context, services) => {
+  const body = await readJson(request, services.config.maxRequestBytes);
+  const reply = await predict(scoringOf(services), { model: request.params.model ?? '', selector: selectorOf(request.query), body });
   return json(200, reply);
 });
 

@@ -3,7 +3,7 @@ import { ModelloopError } from '../shared/platform/errors';
 import { loggerOf } from '../shared/platform/logger';
 import { getServices } from '../shared/platform/services';
 import { defineModelAndJudgePending } from '../shared/data/define-and-judge';
-import { ingestDrop } from '../shared/data/ingest-drop';
+import { ingestDrop, type BlobFacts } from '../shared/data/ingest-drop';
 import { MODEL_NAME } from '../shared/data/model-definition';
 
 /**
@@ -34,8 +34,21 @@ export async function validateDrop(blob: unknown, context: InvocationContext): P
     }
     return;
   }
-  const outcome = await ingestDrop(deps, { model, file: name, bytes });
+  const outcome = await ingestDrop(deps, { model, file: name, bytes, blob: blobFacts(context.triggerMetadata?.properties) });
   if (outcome.kind === 'ignored') log.info(`Ignored datasets/${model}/${name}: ${outcome.reason}.`);
+}
+
+/** `triggerMetadata.properties`, camel-cased by @azure/functions: enough to tell an append blob still being written. */
+function blobFacts(properties: unknown): BlobFacts | undefined {
+  if (typeof properties !== 'object' || properties === null) return undefined;
+  const p = properties as Record<string, unknown>;
+  const length = Number(p.length ?? p.contentLength);
+  return {
+    // The .NET host's BlobType enum may arrive as its name or its value (Block 0, Page 1, Append 2).
+    ...(typeof p.blobType === 'string' ? { type: p.blobType } : p.blobType === 2 ? { type: 'AppendBlob' } : {}),
+    ...(Number.isFinite(length) ? { length } : {}),
+    ...(typeof p.isSealed === 'boolean' ? { sealed: p.isSealed } : {}),
+  };
 }
 
 app.storageBlob('validate-drop', {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { HttpRequest, HttpResponse, type Cookie, type HttpResponseInit } from '@azure/functions';
 import type { FunctionDefinition } from './function-definition';
 import type { Invoker } from './invoker';
+import { authorized, hostKeysFrom, presentedKey, type HostKeys } from './keys';
 import { toError, type HostLogger } from './logger';
 import { parseRouteTemplate, RouteTable, type RouteTemplate } from './routes';
 
@@ -14,10 +15,7 @@ export interface HttpRoute {
   readonly template: RouteTemplate;
   /** Upper-case; empty accepts every method. */
   readonly methods: readonly string[];
-  /**
-   * Recorded, not enforced: Core Tools do not check keys locally either. Kept on the route so that
-   * enforcement can be added in one place.
-   */
+  /** Checked against the host's keys when keys are configured (see `keys.ts`); otherwise, as under Core Tools, not. */
   readonly authLevel: AuthLevel;
 }
 
@@ -45,22 +43,26 @@ export interface HttpTriggerServerOptions {
   readonly log: HostLogger;
   /** Larger request bodies get 413. */
   readonly maxRequestBodyBytes: number;
+  /** @default from the app settings MODELLOOP_FUNCTION_KEYS / MODELLOOP_ADMIN_KEYS (none: not enforced) */
+  readonly keys?: HostKeys;
 }
 
 /** The JSON error replies of the host itself (not of a function). */
-type HostErrorCode = 'RouteNotFound' | 'MethodNotAllowed' | 'PayloadTooLarge' | 'InternalError' | 'HostStopping';
+type HostErrorCode = 'RouteNotFound' | 'MethodNotAllowed' | 'Unauthorized' | 'PayloadTooLarge' | 'InternalError' | 'HostStopping';
 
 /** A node:http server that routes requests to HTTP-triggered functions as the Functions host does. */
 export class HttpTriggerServer {
   readonly #options: HttpTriggerServerOptions;
   readonly #table = new RouteTable<HttpRoute>();
   readonly #server: Server;
+  readonly #keys: HostKeys;
   /** Requests being answered, replies included: stop() lets them finish. */
   readonly #active = new Set<Promise<void>>();
   #stopping = false;
 
   constructor(options: HttpTriggerServerOptions) {
     this.#options = options;
+    this.#keys = options.keys ?? hostKeysFrom(process.env);
     for (const route of options.routes) this.#table.add(route.template, route.methods, route);
     this.#server = createServer((req, res) => {
       const handling = this.#handle(req, res);
@@ -122,6 +124,11 @@ export class HttpTriggerServer {
         return sendError(res, 405, 'MethodNotAllowed', `${url.pathname} does not accept ${method}; it accepts ${lookup.allowed.join(', ')}.`);
       }
 
+      // Before the body is read, so an unauthorised caller costs no more than its headers.
+      if (!authorized(lookup.value.authLevel, this.#keys, presentedKey(req.headers, url.searchParams))) {
+        req.resume();
+        return sendError(res, 401, 'Unauthorized', `${method} ${url.pathname} needs a ${lookup.value.authLevel === 'admin' ? 'admin' : 'function or admin'} key, in the x-functions-key header or ?code=.`);
+      }
       const body = await readBody(req, this.#options.maxRequestBodyBytes);
       if (body === 'too-large') {
         res.setHeader('connection', 'close');

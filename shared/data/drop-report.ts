@@ -56,5 +56,10 @@ export function datasetDocumentFromReport(report: DropReport): DatasetDocument {
     message: report.message,
     ...(report.code ? { code: report.code } : {}),
     receivedAt: report.receivedAt,
+    missingColumns: report.missingColumns,
+    extraColumns: report.extraColumns,
+    problems: report.problems,
+    problemTotals: report.problemTotals,
+    columns: report.columns,
   };
 }

@@ -25,6 +25,18 @@ export interface DropInput {
   readonly file: string;
   readonly bytes: Uint8Array;
   readonly receivedAt?: Date;
+  /** What the blob trigger says about the blob (`triggerMetadata.properties`), to tell a finished blob from one still being written. */
+  readonly blob?: BlobFacts;
+}
+
+/** The blob's properties as the trigger saw them. */
+export interface BlobFacts {
+  /** `BlockBlob`, `AppendBlob` or `PageBlob`. */
+  readonly type?: string;
+  /** The blob's length when the trigger fired. */
+  readonly length?: number;
+  /** Append blobs only: sealed, so it can no longer grow. */
+  readonly sealed?: boolean;
 }
 
 export type IngestOutcome =
@@ -46,6 +58,8 @@ export async function ingestDrop(deps: IngestDeps, input: DropInput): Promise<In
   const format = formatOf(file);
   if (!format) return { kind: 'ignored', reason: `"${file}" is not a data file (.csv, .jsonl or .parquet)` };
   if (bytes.byteLength === 0) return { kind: 'ignored', reason: `"${file}" is empty; it is judged once it has content` };
+  const growing = stillGrowing(input);
+  if (growing) return { kind: 'ignored', reason: growing };
 
   const datasetId = datasetIdOf(bytes);
   const existing = await deps.registry.getDataset(model, datasetId);
@@ -98,6 +112,23 @@ export async function ingestDrop(deps: IngestDeps, input: DropInput): Promise<In
 
   if (verdict.accepted && !modelDoc.contract) await holdContract(deps, modelDoc, contract);
   return record(deps, report, verdict.accepted ? () => requestRetrain(deps, model, datasetId) : undefined);
+}
+
+/**
+ * A block blob is visible only once committed, so its content is final. An append blob can grow
+ * after the trigger fires: it is judged once sealed (sealing changes its ETag, which fires the
+ * trigger again). Content shorter or longer than the length the trigger saw changed while read;
+ * that change fires the trigger again too.
+ */
+function stillGrowing({ file, bytes, blob }: DropInput): string | undefined {
+  if (!blob) return undefined;
+  if (blob.length !== undefined && blob.length !== bytes.byteLength) {
+    return `"${file}" changed while it was read (${blob.length} bytes announced, ${bytes.byteLength} read); it is judged when the next change settles`;
+  }
+  if (/^append/i.test(blob.type ?? '') && blob.sealed !== true) {
+    return `"${file}" is an append blob that can still grow; it is judged once sealed (or write drops as block blobs)`;
+  }
+  return undefined;
 }
 
 function judge(checked: CheckedTable, contract: DataContract, maxRejectedFraction: number): { accepted: boolean; message: string } {

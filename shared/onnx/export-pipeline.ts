@@ -31,10 +31,13 @@ import {
   OUTPUT_PROBABILITIES,
   OUTPUT_VALUE,
   type CategoryFeature,
+  type DecisionTree,
   type LinearClassifierModel,
+  type LinearRegressorModel,
   type NumericFeature,
   type PipelineFeature,
   type PipelineSpec,
+  type TreeEnsembleModel,
 } from './pipeline-spec';
 
 /** Highest default-domain opset an exported pipeline uses. */
@@ -79,6 +82,9 @@ export function designMatrixWidth(features: readonly PipelineFeature[]): number 
  */
 export function exportPipeline(spec: PipelineSpec): Uint8Array {
   validateSpec(spec);
+  if (spec.model.kind === 'tree-ensemble-classifier' || spec.model.kind === 'tree-ensemble-regressor') {
+    return exportTreePipeline(spec, spec.model);
+  }
   const graph = new GraphParts(spec);
   const blocks: string[] = [];
 
@@ -101,7 +107,7 @@ export function exportPipeline(spec: PipelineSpec): Uint8Array {
 
   const outputs: TensorValueInfo[] = [];
   const metadata: Record<string, string> = { ...spec.metadata };
-  const model = spec.model;
+  const model = spec.model as LinearClassifierModel | LinearRegressorModel;
   if (model.kind === 'linear-classifier') {
     const stringLabels = typeof model.labels[0] === 'string';
     graph.nodes.push({
@@ -280,7 +286,182 @@ class GraphParts {
 }
 
 function outputNames(spec: PipelineSpec): readonly string[] {
-  return spec.model.kind === 'linear-classifier' ? [OUTPUT_LABEL, OUTPUT_PROBABILITIES] : [OUTPUT_VALUE];
+  const kind = spec.model.kind;
+  return kind === 'linear-classifier' || kind === 'tree-ensemble-classifier' ? [OUTPUT_LABEL, OUTPUT_PROBABILITIES] : [OUTPUT_VALUE];
+}
+
+/**
+ * Tree pipelines: numeric inputs go in raw (NaN stays missing: the trees route it), each category
+ * becomes its code through a LabelEncoder whose default (unseen or missing) is NaN, then one
+ * TreeEnsembleClassifier or TreeEnsembleRegressor.
+ */
+/** The smallest normal float32: far below any effect on a probability. */
+const TINY_WEIGHT = 1.1754943508222875e-38;
+
+function exportTreePipeline(spec: PipelineSpec, model: TreeEnsembleModel): Uint8Array {
+  const graph = new GraphParts(spec);
+  const columns: string[] = [];
+  const numeric = spec.features.filter((f): f is NumericFeature => f.kind === 'numeric');
+  const categories = spec.features.filter((f): f is CategoryFeature => f.kind === 'category');
+  for (const feature of numeric) {
+    if ((feature.inputType ?? 'float') === 'float') {
+      columns.push(feature.name);
+      continue;
+    }
+    const cast = graph.floatTensor(`${feature.name}_float`, [BATCH_DIMENSION, 1]);
+    graph.nodes.push({ opType: 'Cast', name: `cast_${feature.name}`, input: [feature.name], output: [cast], attribute: [intAttribute('to', TensorDataType.FLOAT)] });
+    columns.push(cast);
+  }
+  for (const feature of categories) {
+    const code = graph.floatTensor(`${feature.name}_code`, [BATCH_DIMENSION, 1]);
+    graph.nodes.push({
+      opType: 'LabelEncoder',
+      domain: ONNX_ML_DOMAIN,
+      name: `encode_${feature.name}`,
+      input: [feature.name],
+      output: [code],
+      attribute: [
+        stringsAttribute('keys_strings', feature.categories),
+        floatsAttribute('values_floats', Float32Array.from(feature.categories, (_, k) => k)),
+        floatAttribute('default_float', Number.NaN),
+      ],
+    });
+    columns.push(code);
+  }
+  let design = columns[0] as string;
+  if (columns.length > 1) {
+    design = graph.floatTensor('design_matrix', [BATCH_DIMENSION, columns.length]);
+    graph.nodes.push({ opType: 'Concat', name: 'design_matrix', input: columns, output: [design], attribute: [intAttribute('axis', 1)] });
+  }
+
+  // Flatten the trees into the ensemble's parallel node arrays.
+  const treeIds: number[] = [];
+  const nodeIds: number[] = [];
+  const featureIds: number[] = [];
+  const modes: string[] = [];
+  const values: number[] = [];
+  const trueIds: number[] = [];
+  const falseIds: number[] = [];
+  const missingTrue: number[] = [];
+  const leafTree: number[] = [];
+  const leafNode: number[] = [];
+  const leafTarget: number[] = [];
+  const leafWeight: number[] = [];
+  const classifier = model.kind === 'tree-ensemble-classifier';
+  const binary = classifier && model.labels!.length === 2;
+  model.trees.forEach((tree, t) => {
+    for (let node = 0; node < tree.feature.length; node++) {
+      treeIds.push(t);
+      nodeIds.push(node);
+      const leaf = tree.left[node]! < 0;
+      featureIds.push(leaf ? 0 : tree.feature[node]!);
+      modes.push(leaf ? 'LEAF' : tree.categorical[node] ? 'BRANCH_EQ' : 'BRANCH_LEQ');
+      values.push(leaf ? 0 : tree.threshold[node]!);
+      trueIds.push(leaf ? 0 : tree.left[node]!);
+      falseIds.push(leaf ? 0 : tree.right[node]!);
+      missingTrue.push(leaf ? 0 : tree.missingLeft[node]!);
+      if (!leaf) continue;
+      const value = tree.value[node]!;
+      leafTree.push(t);
+      leafNode.push(node);
+      leafTarget.push(tree.target);
+      leafWeight.push(value);
+    }
+  });
+  if (binary && leafWeight.every((w) => w >= 0)) {
+    // ONNX Runtime reads a two-class ensemble whose weights are all non-negative as probabilities,
+    // not scores; one extra single-leaf tree with a negligible negative weight keeps it a score.
+    const t = model.trees.length;
+    treeIds.push(t);
+    nodeIds.push(0);
+    featureIds.push(0);
+    modes.push('LEAF');
+    values.push(0);
+    trueIds.push(0);
+    falseIds.push(0);
+    missingTrue.push(0);
+    leafTree.push(t);
+    leafNode.push(0);
+    leafTarget.push(0);
+    leafWeight.push(-TINY_WEIGHT);
+  }
+  const base = model.baseScores.map(Math.fround);
+  const nodeAttributes = [
+    intsAttribute('nodes_treeids', treeIds),
+    intsAttribute('nodes_nodeids', nodeIds),
+    intsAttribute('nodes_featureids', featureIds),
+    stringsAttribute('nodes_modes', modes),
+    floatsAttribute('nodes_values', values),
+    intsAttribute('nodes_truenodeids', trueIds),
+    intsAttribute('nodes_falsenodeids', falseIds),
+    intsAttribute('nodes_missing_value_tracks_true', missingTrue),
+  ];
+  const outputs: TensorValueInfo[] = [];
+  const metadata: Record<string, string> = { ...spec.metadata };
+  if (classifier) {
+    const labels = model.labels!;
+    const stringLabels = typeof labels[0] === 'string';
+    graph.nodes.push({
+      opType: 'TreeEnsembleClassifier',
+      domain: ONNX_ML_DOMAIN,
+      name: 'classifier',
+      input: [design],
+      output: [OUTPUT_LABEL, OUTPUT_PROBABILITIES],
+      attribute: [
+        ...nodeAttributes,
+        intsAttribute('class_treeids', leafTree),
+        intsAttribute('class_nodeids', leafNode),
+        intsAttribute('class_ids', leafTarget),
+        floatsAttribute('class_weights', leafWeight),
+        floatsAttribute('base_values', base),
+        stringLabels ? stringsAttribute('classlabels_strings', labels as readonly string[]) : intsAttribute('classlabels_int64s', labels as readonly number[]),
+        // Two classes: one score s per row, probabilities (1 - sigmoid(s), sigmoid(s)), as onnxmltools writes them.
+        stringAttribute('post_transform', binary ? 'LOGISTIC' : 'SOFTMAX'),
+      ],
+    });
+    outputs.push(
+      tensorValueInfo(OUTPUT_LABEL, stringLabels ? TensorDataType.STRING : TensorDataType.INT64, [BATCH_DIMENSION]),
+      tensorValueInfo(OUTPUT_PROBABILITIES, TensorDataType.FLOAT, [BATCH_DIMENSION, labels.length]),
+    );
+    metadata[METADATA_LABELS] = JSON.stringify(labels);
+  } else {
+    graph.nodes.push({
+      opType: 'TreeEnsembleRegressor',
+      domain: ONNX_ML_DOMAIN,
+      name: 'regressor',
+      input: [design],
+      output: [OUTPUT_VALUE],
+      attribute: [
+        ...nodeAttributes,
+        intsAttribute('target_treeids', leafTree),
+        intsAttribute('target_nodeids', leafNode),
+        intsAttribute('target_ids', leafTarget),
+        floatsAttribute('target_weights', leafWeight),
+        intAttribute('n_targets', 1),
+        floatsAttribute('base_values', base),
+        stringAttribute('aggregate_function', 'SUM'),
+        stringAttribute('post_transform', 'NONE'),
+      ],
+    });
+    outputs.push(tensorValueInfo(OUTPUT_VALUE, TensorDataType.FLOAT, [BATCH_DIMENSION, 1]));
+  }
+  return encodeModel({
+    irVersion: IR_VERSION,
+    opsetImport: [
+      { domain: ONNX_DOMAIN, version: PIPELINE_OPSET },
+      { domain: ONNX_ML_DOMAIN, version: PIPELINE_ML_OPSET },
+    ],
+    producerName: 'modelloop',
+    graph: {
+      name: spec.name,
+      ...(spec.description !== undefined && { docString: spec.description }),
+      input: spec.features.map(featureInput),
+      output: outputs,
+      node: graph.nodes,
+      valueInfo: graph.valueInfo,
+    },
+    metadataProps: metadata,
+  });
 }
 
 function validateSpec(spec: PipelineSpec): void {
@@ -318,6 +499,8 @@ function validateSpec(spec: PipelineSpec): void {
     expectLength('model.intercepts', model.intercepts, classes, `one per class, ${classes} classes`);
     expectFinite('model.coefficients', model.coefficients);
     expectFinite('model.intercepts', model.intercepts);
+  } else if (model.kind === 'tree-ensemble-classifier' || model.kind === 'tree-ensemble-regressor') {
+    validateTrees(model, spec.features.length);
   } else if (model.kind === 'linear-regressor') {
     expectLength('model.coefficients', model.coefficients, width, `one per design column`);
     expectFinite('model.coefficients', model.coefficients);
@@ -362,6 +545,41 @@ function validateCategory(feature: CategoryFeature, at: string): void {
       fail(`${at}.categories[${j}]`, `feature "${feature.name}": duplicate category "${category}"`);
     }
     seen.add(category);
+  });
+}
+
+function validateTrees(model: TreeEnsembleModel, columns: number): void {
+  let scores = 1;
+  if (model.kind === 'tree-ensemble-classifier') {
+    const classes = validateLabels(model as unknown as LinearClassifierModel);
+    scores = classes === 2 ? 1 : classes;
+  } else if (model.labels !== undefined) {
+    fail('model.labels', 'a regressor has no labels');
+  }
+  expectLength('model.baseScores', model.baseScores, scores, scores === 1 ? 'one score' : 'one per class');
+  expectFinite('model.baseScores', model.baseScores);
+  if (model.trees.length === 0) fail('model.trees', 'an ensemble needs at least one tree');
+  model.trees.forEach((tree: DecisionTree, t) => {
+    const at = `model.trees[${t}]`;
+    const nodes = tree.feature.length;
+    for (const field of ['threshold', 'categorical', 'left', 'right', 'missingLeft', 'value'] as const) {
+      expectLength(`${at}.${field}`, tree[field], nodes, 'one per node');
+    }
+    if (!Number.isInteger(tree.target) || tree.target < 0 || tree.target >= scores) {
+      fail(`${at}.target`, `must be a class index below ${scores}, got ${tree.target}`);
+    }
+    for (let node = 0; node < nodes; node++) {
+      if (tree.left[node]! < 0) {
+        if (!isFiniteFloat32(tree.value[node])) fail(`${at}.value[${node}]`, `must be a finite 32-bit float, got ${tree.value[node]}`);
+        continue;
+      }
+      const feature = tree.feature[node]!;
+      if (feature < 0 || feature >= columns) fail(`${at}.feature[${node}]`, `must be a design column below ${columns}, got ${feature}`);
+      for (const child of [tree.left[node]!, tree.right[node]!]) {
+        if (child <= node || child >= nodes) fail(`${at}.left[${node}]`, `children must be later nodes of the tree, got ${child}`);
+      }
+      if (!isFiniteFloat32(tree.threshold[node])) fail(`${at}.threshold[${node}]`, `must be a finite 32-bit float, got ${tree.threshold[node]}`);
+    }
   });
 }
 

@@ -53,7 +53,44 @@ export interface LinearRegressorModel {
   readonly intercept: number;
 }
 
-export type PipelineModel = LinearClassifierModel | LinearRegressorModel;
+/**
+ * One decision tree in flat arrays, one entry per node; node 0 is the root. An internal node
+ * sends a row left when its value is `<= threshold` (numeric) or `== threshold` (category code),
+ * and a missing value (NaN) the way `missingLeft` says. Tree models see raw numeric values (no
+ * imputation or scaling) and category codes: the index in the feature's `categories`, NaN for
+ * missing or unseen values.
+ */
+export interface DecisionTree {
+  /** Class index (classifiers with more than two classes) the leaves add to; 0 otherwise. */
+  readonly target: number;
+  /** Design-matrix column the node tests (numeric features, then one column per category feature); -1 for a leaf. */
+  readonly feature: Int32Array;
+  readonly threshold: Float32Array;
+  /** 1 where the node tests a category code for equality. */
+  readonly categorical: Uint8Array;
+  /** Child node ids; -1 for a leaf. */
+  readonly left: Int32Array;
+  readonly right: Int32Array;
+  readonly missingLeft: Uint8Array;
+  /** Leaf values (learning rate applied); ignored on internal nodes. */
+  readonly value: Float32Array;
+}
+
+/**
+ * Gradient-boosted trees. Classifiers: with two labels every tree adds to the score of the second
+ * label and the probability is its sigmoid; with more, each tree adds to its `target` class and
+ * probabilities are the softmax. Regressors: the value is the sum of the leaves.
+ */
+export interface TreeEnsembleModel {
+  readonly kind: 'tree-ensemble-classifier' | 'tree-ensemble-regressor';
+  /** Classifiers only: original label values, in class order. */
+  readonly labels?: readonly string[] | readonly number[];
+  /** Scores before the first tree: one per class for more than two classes, else one. */
+  readonly baseScores: readonly number[];
+  readonly trees: readonly DecisionTree[];
+}
+
+export type PipelineModel = LinearClassifierModel | LinearRegressorModel | TreeEnsembleModel;
 
 export interface PipelineSpec {
   readonly features: readonly PipelineFeature[];

@@ -36,8 +36,9 @@ export class BlobStore {
   readonly #containers = new Map<string, ContainerClient>();
   #ensured: Promise<void> | undefined;
 
-  constructor(connectionString: string) {
-    this.#service = BlobServiceClient.fromConnectionString(connectionString);
+  /** A connection string (Azurite, keys), or a client signed in with a managed identity. */
+  constructor(connection: string | BlobServiceClient) {
+    this.#service = typeof connection === 'string' ? BlobServiceClient.fromConnectionString(connection) : connection;
   }
 
   /** Creates the contract's containers if they are missing; safe to call many times. */
@@ -86,6 +87,12 @@ export class BlobStore {
     return this.write(container, name, JSON.stringify(value, null, 2), { contentType: 'application/json', ...options });
   }
 
+  /** Deletes a blob; true if it existed. */
+  async delete(container: string, name: string): Promise<boolean> {
+    const response = await this.#container(container).getBlobClient(name).deleteIfExists();
+    return response.succeeded;
+  }
+
   async list(container: string, prefix = ''): Promise<BlobListing[]> {
     const out: BlobListing[] = [];
     for await (const item of this.#container(container).listBlobsFlat({ prefix })) {
@@ -101,7 +108,8 @@ export class BlobStore {
 
   /** Cheap reachability check for `GET /health`. */
   async ping(): Promise<void> {
-    await this.#service.getProperties();
+    // A container read, not service properties: the data-plane roles a managed identity holds allow it.
+    await this.#container(CONTAINERS.models).exists();
   }
 
   #container(name: string): ContainerClient {

@@ -1,12 +1,18 @@
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { ServiceBusClient } from '@azure/service-bus';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueClient } from '@azure/storage-queue';
 import { CosmosRegistry } from '../registry/cosmos-registry';
 import { rebuildRegistry } from '../registry/rebuild';
 import type { Registry } from '../registry/registry';
 import { ModelCache } from '../serving/model-cache';
 import { BlobStore } from './blob-store';
-import { loadConfig, type Config } from './config';
+import { loadConfig, type Config, type IdentitySettings } from './config';
 import { consoleLogger, type Logger } from './logger';
 import { RETRAIN_QUEUE, type RetrainQueue } from './retrain-queue';
+import { ServiceBusRetrainQueue } from './service-bus-retrain-queue';
 import { StorageRetrainQueue } from './storage-retrain-queue';
+import { startTelemetry, type Telemetry } from './telemetry';
 
 /** The ports every use case may need, built once per worker process. */
 export interface Services {
@@ -15,6 +21,7 @@ export interface Services {
   readonly registry: Registry;
   readonly retrainQueue: RetrainQueue;
   readonly models: ModelCache;
+  readonly telemetry: Telemetry;
 }
 
 let services: Promise<Services> | undefined;
@@ -34,8 +41,9 @@ export function getServices(): Promise<Services> {
 
 async function createServices(log: Logger): Promise<Services> {
   const config = loadConfig();
-  const blobs = new BlobStore(config.storageConnection);
-  const registry = new CosmosRegistry(config.cosmos);
+  const telemetry = startTelemetry(config.applicationInsightsConnectionString, log);
+  const blobs = new BlobStore(config.storage.kind === 'connectionString' ? config.storage.connectionString : new BlobServiceClient(config.storage.blobServiceUri, credentialOf(config.storage.identity)));
+  const registry = new CosmosRegistry({ ...config.cosmos, credential: config.cosmos.identity && credentialOf(config.cosmos.identity) });
   await blobs.ensureContainers();
   const fresh = await registry.initialise();
   if (fresh) await rebuildRegistry(blobs, registry, (message) => log.info(message));
@@ -43,7 +51,30 @@ async function createServices(log: Logger): Promise<Services> {
     config,
     blobs,
     registry,
-    retrainQueue: new StorageRetrainQueue(config.storageConnection, RETRAIN_QUEUE),
-    models: new ModelCache({ blobs, registry, log, aliasCacheMs: config.aliasCacheSeconds * 1000 }),
+    retrainQueue: retrainQueueOf(config),
+    telemetry,
+    models: new ModelCache({ blobs, registry, log, aliasCacheMs: config.aliasCacheSeconds * 1000, maxBytes: config.serving.modelCacheBytes }),
   };
+}
+
+/** The retrain transport the settings choose: the Storage queue (local default) or Service Bus. */
+function retrainQueueOf(config: Config): RetrainQueue {
+  const serviceBus = config.retrain.serviceBus;
+  if (config.retrain.transport === 'servicebus' && serviceBus) {
+    const client = new ServiceBusClient(serviceBus.fullyQualifiedNamespace, credentialOf(serviceBus.identity));
+    return new ServiceBusRetrainQueue(client.createSender(RETRAIN_QUEUE));
+  }
+  if (config.storage.kind === 'connectionString') return new StorageRetrainQueue(config.storage.connectionString, RETRAIN_QUEUE);
+  const queueUrl = `${config.storage.queueServiceUri.replace(/\/+$/, '')}/${RETRAIN_QUEUE}`;
+  return new StorageRetrainQueue(new QueueClient(queueUrl, credentialOf(config.storage.identity)), RETRAIN_QUEUE);
+}
+
+/**
+ * The credential of an identity-based connection, as the Functions host reads the same settings:
+ * `managedidentity` (with a client id for a user-assigned identity), or DefaultAzureCredential
+ * (a developer's `az login` against real resources).
+ */
+function credentialOf(identity: IdentitySettings): TokenCredential {
+  if (identity.kind === 'managedidentity') return new ManagedIdentityCredential(identity.clientId ? { clientId: identity.clientId } : {});
+  return new DefaultAzureCredential(identity.clientId ? { managedIdentityClientId: identity.clientId } : {});
 }

@@ -9,8 +9,9 @@ export class StorageRetrainQueue implements RetrainQueue {
   readonly #queue: QueueClient;
   #created: Promise<unknown> | undefined;
 
-  constructor(connectionString: string, queueName: string) {
-    this.#queue = new QueueClient(connectionString, queueName);
+  /** A connection string and queue name, or a queue client signed in with a managed identity. */
+  constructor(connection: string | QueueClient, queueName: string) {
+    this.#queue = typeof connection === 'string' ? new QueueClient(connection, queueName) : connection;
   }
 
   async send(request: RetrainRequest): Promise<void> {

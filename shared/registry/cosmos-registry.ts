@@ -1,8 +1,13 @@
 import { Agent as HttpsAgent } from 'node:https';
 import { CosmosClient, ErrorResponse, type Container } from '@azure/cosmos';
+import type { TokenCredential } from '@azure/identity';
 import type { ZodType } from 'zod';
 import { ModelloopError } from '../platform/errors';
 import {
+  aliasMoveDocumentSchema,
+  leaseDocumentSchema,
+  type AliasMoveDocument,
+  type LeaseDocument,
   datasetDocumentId,
   datasetDocumentSchema,
   modelDocumentSchema,
@@ -18,7 +23,9 @@ import type { Registry } from './registry';
 
 export interface CosmosRegistryOptions {
   readonly endpoint: string;
-  readonly key: string;
+  /** The account key: the emulator's locally. Without one, `credential` signs in (Entra ID, data-plane RBAC). */
+  readonly key?: string | undefined;
+  readonly credential?: TokenCredential | undefined;
   readonly database: string;
   readonly container: string;
 }
@@ -34,7 +41,7 @@ export class CosmosRegistry implements Registry {
     const loopback = /^https:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(options.endpoint);
     this.#client = new CosmosClient({
       endpoint: options.endpoint,
-      key: options.key,
+      ...(options.key ? { key: options.key } : { aadCredentials: options.credential }),
       connectionPolicy: { enableEndpointDiscovery: false },
       // Local emulators use self-signed certificates; trust them on loopback only.
       ...(loopback ? { agent: new HttpsAgent({ rejectUnauthorized: false }) } : {}),
@@ -68,31 +75,12 @@ export class CosmosRegistry implements Registry {
     return this.#query(undefined, 'model', modelDocumentSchema);
   }
 
-  async createModel(doc: ModelDocument): Promise<ModelDocument> {
-    try {
-      const { resource } = await this.#c.items.create(modelDocumentSchema.parse(doc));
-      return modelDocumentSchema.parse(resource);
-    } catch (err) {
-      if (err instanceof ErrorResponse && err.code === 409) {
-        throw new ModelloopError('Conflict', `Model "${doc.model}" was created by another request at the same time; read it again.`);
-      }
-      throw err;
-    }
+  createModel(doc: ModelDocument): Promise<ModelDocument> {
+    return this.#create(doc, modelDocumentSchema, `Model "${doc.model}" was created by another request at the same time; read it again.`);
   }
 
-  async replaceModel(doc: ModelDocument): Promise<ModelDocument> {
-    const body = modelDocumentSchema.parse(doc);
-    try {
-      const { resource } = await this.#c
-        .item('model', doc.model)
-        .replace(body, doc._etag ? { accessCondition: { type: 'IfMatch', condition: doc._etag } } : {});
-      return modelDocumentSchema.parse(resource);
-    } catch (err) {
-      if (err instanceof ErrorResponse && (err.code === 412 || err.code === 404)) {
-        throw new ModelloopError('Conflict', `Model "${doc.model}" was changed by another request; read it again and retry.`);
-      }
-      throw err;
-    }
+  replaceModel(doc: ModelDocument): Promise<ModelDocument> {
+    return this.#replace(doc, modelDocumentSchema, `Model "${doc.model}" was changed by another request; read it again and retry.`);
   }
 
   upsertModel(doc: ModelDocument): Promise<ModelDocument> {
@@ -110,6 +98,35 @@ export class CosmosRegistry implements Registry {
 
   upsertVersion(doc: VersionDocument): Promise<VersionDocument> {
     return this.#upsert(doc, versionDocumentSchema);
+  }
+
+  async deleteVersion(model: string, version: number): Promise<void> {
+    try {
+      await this.#c.item(versionId(version), model).delete();
+    } catch (err) {
+      if (!(err instanceof ErrorResponse && err.code === 404)) throw err;
+    }
+  }
+
+  upsertAliasMove(doc: AliasMoveDocument): Promise<AliasMoveDocument> {
+    return this.#upsert(doc, aliasMoveDocumentSchema);
+  }
+
+  async listAliasMoves(model: string): Promise<AliasMoveDocument[]> {
+    const moves = await this.#query(model, 'alias-move', aliasMoveDocumentSchema);
+    return moves.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : 1));
+  }
+
+  getLease(model: string): Promise<LeaseDocument | undefined> {
+    return this.#read(model, 'lease', leaseDocumentSchema);
+  }
+
+  createLease(doc: LeaseDocument): Promise<LeaseDocument> {
+    return this.#create(doc, leaseDocumentSchema, `The training lease of "${doc.model}" was taken by another run.`);
+  }
+
+  replaceLease(doc: LeaseDocument): Promise<LeaseDocument> {
+    return this.#replace(doc, leaseDocumentSchema, `The training lease of "${doc.model}" was changed by another run.`);
   }
 
   getDataset(model: string, datasetId: string): Promise<DatasetDocument | undefined> {
@@ -153,6 +170,30 @@ export class CosmosRegistry implements Registry {
     const { resource, statusCode } = await this.#c.item(id, model).read();
     if (statusCode === 404 || !resource) return undefined;
     return schema.parse(resource);
+  }
+
+  async #create<T extends { model: string }>(doc: T, schema: ZodType<T>, conflict: string): Promise<T> {
+    try {
+      const { resource } = await this.#c.items.create(schema.parse(doc) as object);
+      return schema.parse(resource);
+    } catch (err) {
+      if (err instanceof ErrorResponse && err.code === 409) throw new ModelloopError('Conflict', conflict);
+      throw err;
+    }
+  }
+
+  /** Replace with If-Match on the document's `_etag`: the loser of a race gets `Conflict`. */
+  async #replace<T extends { id: string; model: string; _etag?: string | undefined }>(doc: T, schema: ZodType<T>, conflict: string): Promise<T> {
+    const body = schema.parse(doc) as T;
+    try {
+      const { resource } = await this.#c
+        .item(doc.id, doc.model)
+        .replace(body as object, doc._etag ? { accessCondition: { type: 'IfMatch', condition: doc._etag } } : {});
+      return schema.parse(resource);
+    } catch (err) {
+      if (err instanceof ErrorResponse && (err.code === 412 || err.code === 404)) throw new ModelloopError('Conflict', conflict);
+      throw err;
+    }
   }
 
   async #upsert<T>(doc: T, schema: ZodType<T>): Promise<T> {

@@ -41,6 +41,8 @@ export const modelDocumentSchema = z
     aliases: z.record(z.string(), z.number().int().positive()),
     /** Highest version ever registered; versions are never reused. */
     latestVersion: z.number().int().min(0),
+    /** Versions removed by retention: an alias may never point at one again. */
+    retired: z.array(z.number().int().positive()).optional(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -80,6 +82,13 @@ export const versionDocumentSchema = z
     datasets: z.array(z.string()),
     trainingRows: z.number().int().min(0),
     runKey: z.string().optional(),
+    /** For one matrix input `[N, k]`: the data contract columns, in order, that make up its k columns. */
+    featureNames: z.array(z.string()).optional(),
+    /** False when the inputs are not named columns: the version serves through V2 only. */
+    servesPredict: z.boolean().optional(),
+    /** Imported versions: the file it came from and the data scientist's notes. */
+    importedFrom: z.string().optional(),
+    notes: z.string().optional(),
     createdAt: z.string(),
   })
   .loose();
@@ -105,6 +114,14 @@ export const datasetDocumentSchema = z
     /** For drops not accepted: the error code of why (see the drop report). */
     code: z.string().optional(),
     receivedAt: z.string(),
+    /** From the drop report: columns the contract needs that the drop lacks, and columns it ignored. */
+    missingColumns: z.array(z.string()).optional(),
+    extraColumns: z.array(z.string()).optional(),
+    /** From the drop report: the first 100 problems and the totals per column and code. */
+    problems: z.array(z.object({ row: z.number().int(), column: z.string(), code: z.string(), expected: z.string(), received: z.string() })).optional(),
+    problemTotals: z.record(z.string(), z.record(z.string(), z.number())).optional(),
+    /** From the drop report: per-column statistics of the accepted rows (the drift baseline). */
+    columns: z.record(z.string(), z.unknown()).optional(),
   })
   .loose();
 export type DatasetDocument = z.infer<typeof datasetDocumentSchema>;
@@ -116,8 +133,23 @@ export const runDocumentSchema = z
     type: z.literal('run'),
     key: z.string(),
     reason: z.string(),
-    status: z.enum(['running', 'succeeded', 'failed', 'skipped']),
+    /** `folded`: it arrived while another run held the model's lease and was folded into a follow-up run. */
+    status: z.enum(['running', 'succeeded', 'failed', 'skipped', 'folded']),
     version: z.number().int().positive().optional(),
+    /** For a follow-up run: the keys of the folded requests it covers. */
+    covers: z.array(z.string()).optional(),
+    /** How the promotion policy judged the version this run registered. */
+    promotion: z
+      .object({
+        decision: z.enum(['production', 'challenger', 'none']),
+        by: z.string(),
+        reason: z.string(),
+        metric: z.string().optional(),
+        candidate: z.number().optional(),
+        production: z.number().optional(),
+        rows: z.number().int().optional(),
+      })
+      .optional(),
     message: z.string().optional(),
     datasets: z.array(z.string()),
     startedAt: z.string(),
@@ -126,6 +158,48 @@ export const runDocumentSchema = z
   })
   .loose();
 export type RunDocument = z.infer<typeof runDocumentSchema>;
+
+/** One alias move: who or what moved it, when, from which version to which, and why. */
+export const aliasMoveDocumentSchema = z
+  .object({
+    ...base,
+    id: z.string(),
+    type: z.literal('alias-move'),
+    alias: z.string(),
+    /** null: the alias was unset before (or is removed by this move). */
+    from: z.number().int().positive().nullable(),
+    to: z.number().int().positive().nullable(),
+    at: z.string(),
+    /** `user:<name>`, `policy:auto`, `system:first-version`, … */
+    by: z.string(),
+    reason: z.string(),
+  })
+  .loose();
+export type AliasMoveDocument = z.infer<typeof aliasMoveDocumentSchema>;
+
+/**
+ * The model's training lease (`id: lease`): one training at a time per model. It expires when its
+ * holder stops renewing it; requests that arrive meanwhile are noted in `followUp`.
+ */
+export const leaseDocumentSchema = z
+  .object({
+    ...base,
+    id: z.literal('lease'),
+    type: z.literal('lease'),
+    /** The run id holding the lease; empty when released. */
+    holder: z.string(),
+    /** A random token per holding invocation, so a redelivered message is told apart from its original. */
+    token: z.string(),
+    expiresAt: z.string(),
+    /** Keys of requests folded while the lease was held; the holder runs once more for them. */
+    followUp: z.array(z.object({ key: z.string(), reason: z.string() })),
+  })
+  .loose();
+export type LeaseDocument = z.infer<typeof leaseDocumentSchema>;
+
+export function aliasMoveId(at: string, alias: string, nonce: string): string {
+  return `alias-move-${at}-${alias}-${nonce}`;
+}
 
 export function versionId(version: number): string {
   return `version-${version}`;

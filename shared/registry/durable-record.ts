@@ -19,6 +19,8 @@ export const definitionRecordSchema = z.object({
 export type DefinitionRecord = z.infer<typeof definitionRecordSchema>;
 
 export const aliasMoveSchema = z.object({
+  /** The id of the registry's `alias-move` document, so a rebuild restores the same one. */
+  id: z.string().optional(),
   alias: z.string(),
   from: z.number().int().positive().nullable(),
   to: z.number().int().positive().nullable(),

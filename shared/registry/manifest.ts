@@ -34,6 +34,10 @@ export const manifestSchema = z
     featureStats: z.record(z.string(), z.unknown()),
     contract: dataContractSchema.optional(),
     runKey: z.string().optional(),
+    featureNames: z.array(z.string()).optional(),
+    servesPredict: z.boolean().optional(),
+    importedFrom: z.string().optional(),
+    notes: z.string().optional(),
   })
   .loose();
 
@@ -79,6 +83,10 @@ export function versionDocumentFromManifest(manifest: Manifest): VersionDocument
     datasets: manifest.datasets,
     trainingRows: manifest.trainingRows,
     ...(manifest.runKey ? { runKey: manifest.runKey } : {}),
+    ...(manifest.featureNames ? { featureNames: manifest.featureNames } : {}),
+    ...(manifest.servesPredict !== undefined ? { servesPredict: manifest.servesPredict } : {}),
+    ...(manifest.importedFrom ? { importedFrom: manifest.importedFrom } : {}),
+    ...(manifest.notes ? { notes: manifest.notes } : {}),
     createdAt: manifest.createdAt,
   };
 }

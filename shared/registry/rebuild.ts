@@ -1,7 +1,7 @@
 import { CONTAINERS, type BlobStore } from '../platform/blob-store';
 import { ensureError } from '../platform/errors';
 import { datasetDocumentFromReport, dropReportSchema } from '../data/drop-report';
-import type { ModelDocument } from './documents';
+import { aliasMoveId, type ModelDocument } from './documents';
 import { aliasRecordSchema, definitionRecordSchema } from './durable-record';
 import { manifestSchema, versionDocumentFromManifest } from './manifest';
 import type { Registry } from './registry';
@@ -10,17 +10,19 @@ export interface RebuildSummary {
   models: number;
   versions: number;
   datasets: number;
+  aliasMoves: number;
   /** Blobs that could not be read back, with why; they are skipped, not fatal. */
   skipped: string[];
 }
 
 /**
  * Rebuilds the registry from blob storage, the durable record: definitions, version manifests
- * (only versions whose artifact and manifest both exist), alias records and drop reports.
+ * (only versions whose artifact and manifest both exist), alias records with every move, and
+ * drop reports. Runs and leases are working state and are not rebuilt.
  * Idempotent: it upserts, so running it on a live registry changes nothing that is current.
  */
 export async function rebuildRegistry(blobs: BlobStore, registry: Registry, log: (message: string) => void = () => {}): Promise<RebuildSummary> {
-  const summary: RebuildSummary = { models: 0, versions: 0, datasets: 0, skipped: [] };
+  const summary: RebuildSummary = { models: 0, versions: 0, datasets: 0, aliasMoves: 0, skipped: [] };
   const modelBlobs = await blobs.list(CONTAINERS.models);
   const names = new Set(modelBlobs.map((b) => b.name));
   const byModel = new Map<string, string[]>();
@@ -59,8 +61,14 @@ export async function rebuildRegistry(blobs: BlobStore, registry: Registry, log:
       const aliasBlob = await readJson(CONTAINERS.models, `${model}/aliases.json`);
       const aliases: Record<string, number> = {};
       if (aliasBlob !== undefined) {
-        for (const [alias, version] of Object.entries(aliasRecordSchema.parse(aliasBlob).aliases)) {
+        const record = aliasRecordSchema.parse(aliasBlob);
+        for (const [alias, version] of Object.entries(record.aliases)) {
           if (registered.includes(version)) aliases[alias] = version;
+        }
+        for (const [i, move] of record.moves.entries()) {
+          const { id, ...facts } = move;
+          await registry.upsertAliasMove({ id: id ?? aliasMoveId(move.at, move.alias, `r${i}`), type: 'alias-move', model, ...facts });
+          summary.aliasMoves++;
         }
       }
       const doc: ModelDocument = {
@@ -91,7 +99,7 @@ export async function rebuildRegistry(blobs: BlobStore, registry: Registry, log:
     }
   }
   log(
-    `Registry rebuilt from blob storage: ${summary.models} models, ${summary.versions} versions, ${summary.datasets} datasets` +
+    `Registry rebuilt from blob storage: ${summary.models} models, ${summary.versions} versions, ${summary.aliasMoves} alias moves, ${summary.datasets} datasets` +
       (summary.skipped.length ? `; skipped ${summary.skipped.length}: ${summary.skipped.join('; ')}` : ''),
   );
   return summary;

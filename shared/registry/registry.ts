@@ -1,4 +1,4 @@
-import type { DatasetDocument, ModelDocument, RunDocument, VersionDocument } from './documents';
+import type { AliasMoveDocument, DatasetDocument, LeaseDocument, ModelDocument, RunDocument, VersionDocument } from './documents';
 
 /**
  * The model registry: models, versions, datasets and runs, one partition per model.
@@ -17,6 +17,19 @@ export interface Registry {
   getVersion(model: string, version: number): Promise<VersionDocument | undefined>;
   listVersions(model: string): Promise<VersionDocument[]>;
   upsertVersion(doc: VersionDocument): Promise<VersionDocument>;
+  /** Removes a version document (retention); no error when it is already gone. */
+  deleteVersion(model: string, version: number): Promise<void>;
+
+  /** Records an alias move; writing the same move (same id) twice keeps one. */
+  upsertAliasMove(doc: AliasMoveDocument): Promise<AliasMoveDocument>;
+  /** Every alias move of a model, oldest first. */
+  listAliasMoves(model: string): Promise<AliasMoveDocument[]>;
+
+  getLease(model: string): Promise<LeaseDocument | undefined>;
+  /** Creates the lease document; throws `Conflict` when it exists. */
+  createLease(doc: LeaseDocument): Promise<LeaseDocument>;
+  /** Replaces the lease if its `_etag` still matches; throws `Conflict` when another writer won. */
+  replaceLease(doc: LeaseDocument): Promise<LeaseDocument>;
 
   getDataset(model: string, datasetId: string): Promise<DatasetDocument | undefined>;
   listDatasets(model: string): Promise<DatasetDocument[]>;

@@ -1,6 +1,8 @@
 import * as ort from 'onnxruntime-node';
 import { ModelloopError, describeProblems, type Problem } from '../platform/errors';
 import type { SignatureField, VersionDocument } from '../registry/documents';
+import type { InferenceLog } from '../monitoring/inference-log';
+import { isBatchable, type MicroBatcher } from './micro-batcher';
 import type { ModelCache, VersionSelector } from './model-cache';
 
 export interface PredictRequest {
@@ -19,7 +21,12 @@ export interface PredictReply {
 
 export interface PredictDeps {
   readonly models: ModelCache;
+  /** Most rows one request may carry (MAX_REQUEST_ROWS), checked before any model work. */
   readonly maxRows: number;
+  /** Coalesces concurrent requests into one run; without it each request runs alone. */
+  readonly batcher?: MicroBatcher;
+  /** Samples scored rows for drift monitoring. */
+  readonly inferenceLog?: InferenceLog;
 }
 
 type Row = Record<string, unknown>;
@@ -33,9 +40,21 @@ export async function predict(deps: PredictDeps, request: PredictRequest): Promi
   }
   const lease = await deps.models.acquire(request.model, request.selector);
   try {
+    if (lease.version.servesPredict === false) {
+      const { model, version } = lease.version;
+      throw new ModelloopError(
+        'InvalidInput',
+        `Version ${version} of "${model}" was imported with inputs that are not named columns (${lease.version.inputs.map((i) => `${i.name} ${i.type}[${i.shape.join(',')}]`).join(', ')}); ` +
+          `score it through the Open Inference Protocol: POST /v2/models/${model}/versions/${version}/infer.`,
+      );
+    }
     const feeds = feedsOf(lease.version, rows, field);
-    const outputs = await lease.session.run(feeds);
-    return replyOf(lease.version, outputs, rows.length);
+    const outputs = deps.batcher
+      ? await deps.batcher.run(lease.session, feeds, rows.length, isBatchable(lease.version))
+      : await lease.session.run(feeds);
+    const reply = replyOf(lease.version, outputs, rows.length);
+    deps.inferenceLog?.record(lease.version.model, lease.version.version, feeds, outputs as Record<string, ort.Tensor>, rows.length);
+    return reply;
   } finally {
     lease.release();
   }

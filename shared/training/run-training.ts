@@ -27,8 +27,10 @@ function workerScript(): string {
 export function runTraining(job: TrainingJob, options: RunTrainingOptions): Promise<TrainingResult> {
   // Copy each drop into its own buffer so it can be transferred, not cloned, into the worker.
   const datasets = job.datasets.map((d) => ({ ...d, bytes: new Uint8Array(d.bytes) }));
+  // Set to 1 to ask the trainer to stop at its next round or iteration; termination follows anyway.
+  const stop = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(workerScript(), {
-    workerData: { ...job, datasets },
+    workerData: { job: { ...job, datasets }, stop },
     transferList: datasets.map((d) => d.bytes.buffer as ArrayBuffer),
   });
   return new Promise<TrainingResult>((resolve, reject) => {
@@ -36,6 +38,7 @@ export function runTraining(job: TrainingJob, options: RunTrainingOptions): Prom
     const finish = (error: Error | undefined, result?: TrainingResult): void => {
       if (settled) return;
       settled = true;
+      Atomics.store(stop, 0, 1);
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       void worker.terminate();

@@ -5,10 +5,12 @@ import { exportPipeline } from '../onnx/export-pipeline';
 import { OUTPUT_LABEL, OUTPUT_PROBABILITIES, OUTPUT_VALUE, type PipelineFeature, type PipelineSpec } from '../onnx/pipeline-spec';
 import type { SignatureField } from '../registry/documents';
 import { designMatrix, fitPreprocessing, type TrainingTable } from './design-matrix';
-import { fitLogisticRegression, predictProbabilities } from './logistic-regression';
-import { classificationMetrics, regressionMetrics } from './metrics';
-import { fitRidge, predictRidge } from './ridge-regression';
-import { splitRows } from './split';
+import { fitGbdt, type GbdtObjective, type GbdtOptions } from './gbdt';
+import { predictPipeline, treeData } from './predict-pipeline';
+import { fitLogisticRegression } from './logistic-regression';
+import { classificationMetrics, higherIsBetter, regressionMetrics } from './metrics';
+import { fitRidge } from './ridge-regression';
+import { splitRows, type Split } from './split';
 
 export interface TrainingDataset {
   readonly datasetId: string;
@@ -63,86 +65,68 @@ export class TrainingError extends Error {
 
 const L2 = 1;
 
-/** Trains the model's linear trainer on its accepted drops and exports the scoring pipeline. */
-export function trainModel(job: TrainingJob, control: TrainingControl): TrainingResult {
-  const { table, datasets } = assembleTable(job, control);
-  if (table.rows === 0) throw new TrainingError(`Model "${job.model}" has no accepted rows to train on.`);
-  const features = (rows: Int32Array): PipelineFeature[] => fitPreprocessing(job.contract, table, rows);
-  const primaryMetric = primaryMetricOf(job.definition);
-  const classification = job.definition.task === 'classification';
+/** GBDT settings the built-in trainer uses: scikit-learn's HistGradientBoosting defaults. */
+const GBDT_DEFAULTS = { rounds: 100, learningRate: 0.1, maxLeaves: 31, minSamplesLeaf: 20, l2: 1, maxBins: 255 } as const;
+/** Early stopping holds out part of the training rows; below this many rows every row is worth more for fitting. */
+const EARLY_STOPPING_MIN_ROWS = 10_000;
+const EARLY_STOPPING_FRACTION = 0.1;
 
-  let spec: PipelineSpec;
-  let metrics: Record<string, number>;
-  let labels: (string | number)[] | undefined;
-  let params: Record<string, unknown>;
-  let split;
-  if (classification) {
-    labels = labelsOf(table.target, job.contract.target.labelType === 'integer');
-    if (labels.length < 2) {
-      throw new TrainingError(`Classification needs at least two labels in "${job.contract.target.name}"; the accepted rows only have ${JSON.stringify(labels[0])}.`);
-    }
-    const integerLabels = job.contract.target.labelType === 'integer';
-    const classIndex = new Map(labels.map((label, k) => [String(label), k]));
-    const y = Int32Array.from(table.target, (label) => classIndex.get(String(integerLabels ? Number(label) : label))!);
-    split = splitRows(table.rows, job.holdoutFraction, job.seed, y);
-    const encoded = features(split.train);
-    const train = designMatrix(encoded, table, split.train);
-    control.progress(`Training logistic regression on ${split.train.length} rows × ${train.cols} columns, ${labels.length} classes.`);
-    const fitted = fitLogisticRegression(train.x, split.train.length, train.cols, pick(y, split.train), labels.length, {
-      l2: L2,
-      onIteration: (iteration, loss) => {
-        if (iteration % 20 === 0) control.progress(`iteration ${iteration}: loss ${loss.toFixed(5)}`);
-        return !control.cancelled();
-      },
-    });
-    if (control.cancelled()) throw new TrainingError('Training was cancelled or ran out of its time budget.');
-    const evaluation = designMatrix(encoded, table, split.evaluation);
-    metrics = classificationMetrics(pick(y, split.evaluation), predictProbabilities(fitted, evaluation.x, split.evaluation.length), labels.length);
-    params = { l2: L2, solver: 'lbfgs', iterations: fitted.iterations, converged: fitted.converged };
-    spec = {
-      name: job.model,
-      description: `modelloop ${job.model}: logistic regression on ${split.train.length} rows`,
-      features: encoded,
-      model: { kind: 'linear-classifier', labels: labels as string[] | number[], coefficients: fitted.coefficients, intercepts: fitted.intercepts },
-    };
-  } else {
-    const y = Float64Array.from(table.target as number[]);
-    split = splitRows(table.rows, job.holdoutFraction, job.seed);
-    const encoded = features(split.train);
-    const train = designMatrix(encoded, table, split.train);
-    control.progress(`Training ridge regression on ${split.train.length} rows × ${train.cols} columns.`);
-    const fitted = fitRidge(train.x, split.train.length, train.cols, pickFloat(y, split.train), { l2: L2 });
-    const evaluation = designMatrix(encoded, table, split.evaluation);
-    metrics = regressionMetrics(pickFloat(y, split.evaluation), predictRidge(fitted, evaluation.x, split.evaluation.length));
-    params = { l2: L2, solver: 'cholesky' };
-    spec = {
-      name: job.model,
-      description: `modelloop ${job.model}: ridge regression on ${split.train.length} rows`,
-      features: encoded,
-      model: { kind: 'linear-regressor', coefficients: fitted.coefficients, intercept: fitted.intercept },
-    };
+/** One trained candidate with its scoring pipeline, kept until the best is chosen and exported. */
+export interface Fitted {
+  readonly candidate: Candidate;
+  readonly spec: PipelineSpec;
+}
+
+/** What every trainer gets: the rows, their split and the learned feature encodings. */
+export interface Prepared {
+  readonly job: TrainingJob;
+  readonly table: TrainingTable;
+  readonly split: Split;
+  readonly features: PipelineFeature[];
+  readonly labels: (string | number)[] | undefined;
+  /** Class indices (classification) or values (regression), per table row. */
+  readonly y: Int32Array | Float64Array;
+  readonly control: TrainingControl;
+}
+
+/**
+ * Trains every trainer the definition allows (default: linear, then gbdt) on one seeded split,
+ * evaluates each on the held-out rows, picks the best by the definition's primary metric (ties go
+ * to the trainer listed first) and exports it as the scoring pipeline. Every candidate's metrics
+ * and parameters are returned.
+ */
+export function trainModel(job: TrainingJob, control: TrainingControl): TrainingResult {
+  const { prepared, fitted, datasets } = trainCandidates(job, control);
+  const { table, split, features, labels } = prepared;
+  const primaryMetric = primaryMetricOf(job.definition);
+  const metricOf = (c: Candidate): number => c.metrics[primaryMetric] ?? Number.NaN;
+  let best = fitted[0]!;
+  for (const f of fitted.slice(1)) {
+    const a = metricOf(f.candidate);
+    const b = metricOf(best.candidate);
+    if (Number.isNaN(b) || (higherIsBetter(primaryMetric) ? a > b : a < b)) best = f;
   }
-  control.progress(`Evaluated on ${split.evaluation.length} rows: ${primaryMetric} ${metrics[primaryMetric]?.toFixed(4)}.`);
-  const trainer = classification ? 'logistic-regression' : 'ridge-regression';
-  const onnx = exportPipeline({ ...spec, metadata: { 'modelloop.model': job.model, 'modelloop.trainer': trainer } });
+  const { trainer, metrics } = best.candidate;
+  control.progress(`Chose ${trainer}: ${primaryMetric} ${metrics[primaryMetric]?.toFixed(4)}.`);
+  const onnx = exportPipeline({ ...best.spec, metadata: { 'modelloop.model': job.model, 'modelloop.trainer': trainer } });
   return {
     onnx,
     trainer,
     primaryMetric,
     metrics,
-    candidates: [{ trainer, params, metrics }],
-    inputs: spec.features.map((f) => inputField(f, job.contract)),
-    outputs: classification
+    candidates: fitted.map((f) => f.candidate),
+    inputs: features.map((f) => inputField(f, job.contract)),
+    outputs: labels
       ? [
           { name: OUTPUT_LABEL, type: job.contract.target.labelType === 'integer' ? 'int64' : 'string', shape: [-1] },
-          { name: OUTPUT_PROBABILITIES, type: 'float', shape: [-1, labels!.length] },
+          { name: OUTPUT_PROBABILITIES, type: 'float', shape: [-1, labels.length] },
         ]
       : [{ name: OUTPUT_VALUE, type: 'float', shape: [-1, 1] }],
     ignoredInputs: [
       job.contract.target.name,
       ...Object.keys(job.contract.excluded),
       ...Object.entries(job.contract.features)
-        .filter(([name]) => !spec.features.some((f) => f.name === name))
+        .filter(([name]) => !features.some((f) => f.name === name))
         .map(([name]) => name),
     ],
     ...(labels ? { labels } : {}),
@@ -152,6 +136,130 @@ export function trainModel(job: TrainingJob, control: TrainingControl): Training
     evaluatedOnTraining: split.evaluatedOnTraining,
     featureStats: featureStatsOf(job.contract, table, split.train),
   };
+}
+
+/** Reads the drops, splits the rows and fits every allowed trainer, in the definition's order. */
+export function trainCandidates(job: TrainingJob, control: TrainingControl): { prepared: Prepared; fitted: Fitted[]; datasets: string[] } {
+  const { table, datasets } = assembleTable(job, control);
+  if (table.rows === 0) throw new TrainingError(`Model "${job.model}" has no accepted rows to train on.`);
+  let labels: (string | number)[] | undefined;
+  let y: Int32Array | Float64Array;
+  let split: Split;
+  if (job.definition.task === 'classification') {
+    const integerLabels = job.contract.target.labelType === 'integer';
+    labels = labelsOf(table.target, integerLabels);
+    if (labels.length < 2) {
+      throw new TrainingError(`Classification needs at least two labels in "${job.contract.target.name}"; the accepted rows only have ${JSON.stringify(labels[0])}.`);
+    }
+    const classIndex = new Map(labels.map((label, k) => [String(label), k]));
+    y = Int32Array.from(table.target, (label) => classIndex.get(String(integerLabels ? Number(label) : label))!);
+    split = splitRows(table.rows, job.holdoutFraction, job.seed, y);
+  } else {
+    y = Float64Array.from(table.target as number[]);
+    split = splitRows(table.rows, job.holdoutFraction, job.seed);
+  }
+  const features = fitPreprocessing(job.contract, table, split.train);
+  if (features.length === 0) throw new TrainingError(`Model "${job.model}" has no feature a trainer can use (only text or identifier columns).`);
+  const prepared: Prepared = { job, table, split, features, labels, y, control };
+
+  // By default the simpler model comes first, so it wins a tie.
+  const trainers = job.definition.trainers ?? ['linear', 'gbdt'];
+  const fitted: Fitted[] = [];
+  for (const trainer of trainers) {
+    if (control.cancelled()) throw new TrainingError('Training was cancelled or ran out of its time budget.');
+    const result = trainer === 'gbdt' ? fitGbdtCandidate(prepared) : fitLinearCandidate(prepared);
+    fitted.push(result);
+    control.progress(`Candidate ${result.candidate.trainer}: ${describeMetrics(result.candidate.metrics)} on ${split.evaluation.length} evaluation rows.`);
+  }
+  return { prepared, fitted, datasets };
+}
+
+function describeMetrics(metrics: Record<string, number>): string {
+  return Object.entries(metrics)
+    .map(([name, value]) => `${name} ${value.toFixed(4)}`)
+    .join(', ');
+}
+
+function fitLinearCandidate(p: Prepared): Fitted {
+  const { job, table, split, features, labels, control } = p;
+  const train = designMatrix(features, table, split.train);
+  if (labels) {
+    const y = p.y as Int32Array;
+    control.progress(`Training logistic regression on ${split.train.length} rows × ${train.cols} columns, ${labels.length} classes.`);
+    const fitted = fitLogisticRegression(train.x, split.train.length, train.cols, pick(y, split.train), labels.length, {
+      l2: L2,
+      onIteration: (iteration, loss) => {
+        if (iteration % 20 === 0) control.progress(`logistic regression iteration ${iteration}: loss ${loss.toFixed(5)}`);
+        return !control.cancelled();
+      },
+    });
+    if (control.cancelled()) throw new TrainingError('Training was cancelled or ran out of its time budget.');
+    const spec: PipelineSpec = {
+      name: job.model,
+      description: `modelloop ${job.model}: logistic regression on ${split.train.length} rows`,
+      features,
+      model: { kind: 'linear-classifier', labels: labels as string[] | number[], coefficients: fitted.coefficients, intercepts: fitted.intercepts },
+    };
+    const metrics = classificationMetrics(pick(y, split.evaluation), predictPipeline(spec, table, split.evaluation), labels.length);
+    return { candidate: { trainer: 'logistic-regression', params: { l2: L2, solver: 'lbfgs', iterations: fitted.iterations, converged: fitted.converged }, metrics }, spec };
+  }
+  const y = p.y as Float64Array;
+  control.progress(`Training ridge regression on ${split.train.length} rows × ${train.cols} columns.`);
+  const fitted = fitRidge(train.x, split.train.length, train.cols, pickFloat(y, split.train), { l2: L2 });
+  const spec: PipelineSpec = {
+    name: job.model,
+    description: `modelloop ${job.model}: ridge regression on ${split.train.length} rows`,
+    features,
+    model: { kind: 'linear-regressor', coefficients: fitted.coefficients, intercept: fitted.intercept },
+  };
+  const metrics = regressionMetrics(pickFloat(y, split.evaluation), predictPipeline(spec, table, split.evaluation));
+  return { candidate: { trainer: 'ridge-regression', params: { l2: L2, solver: 'cholesky' }, metrics }, spec };
+}
+
+function fitGbdtCandidate(p: Prepared): Fitted {
+  const { job, table, split, features, labels, control } = p;
+  const objective: GbdtObjective = !labels ? 'regression' : labels.length === 2 ? 'binary' : 'multiclass';
+  // Early stopping watches a seeded slice of the training rows (stratified for classification).
+  let fitRows = split.train;
+  let stopRows: Int32Array | undefined;
+  if (split.train.length >= EARLY_STOPPING_MIN_ROWS) {
+    const inner = splitRows(split.train.length, EARLY_STOPPING_FRACTION, job.seed + 1, labels ? pick(p.y as Int32Array, split.train) : undefined);
+    fitRows = pick(split.train, inner.train);
+    stopRows = pick(split.train, inner.evaluation);
+  }
+  const options: GbdtOptions = {
+    objective,
+    ...(labels && labels.length > 2 ? { classes: labels.length } : {}),
+    ...GBDT_DEFAULTS,
+    seed: job.seed,
+    earlyStoppingRounds: 10,
+    onRound: (round, trainLoss, validationLoss) => {
+      if (round % 10 === 0) {
+        const validation = validationLoss === undefined ? '' : `, validation loss ${validationLoss.toFixed(5)}`;
+        control.progress(`gradient-boosted trees round ${round}: training loss ${trainLoss.toFixed(5)}${validation}`);
+      }
+      return !control.cancelled();
+    },
+  };
+  control.progress(`Training gradient-boosted trees (${objective}) on ${fitRows.length} rows × ${features.length} features${stopRows ? `, early stopping on ${stopRows.length} rows` : ''}.`);
+  const target = (rows: Int32Array): Float64Array => Float64Array.from(rows, (r) => p.y[r]!);
+  const model = fitGbdt(treeData(features, table, fitRows), target(fitRows), options, stopRows ? { data: treeData(features, table, stopRows), y: target(stopRows) } : undefined);
+  if (control.cancelled()) throw new TrainingError('Training was cancelled or ran out of its time budget.');
+  const spec: PipelineSpec = {
+    name: job.model,
+    description: `modelloop ${job.model}: gradient-boosted trees on ${fitRows.length} rows`,
+    features,
+    model: labels
+      ? { kind: 'tree-ensemble-classifier', labels: labels as string[] | number[], baseScores: model.baseScores, trees: model.trees }
+      : { kind: 'tree-ensemble-regressor', baseScores: model.baseScores, trees: model.trees },
+  };
+  const predicted = predictPipeline(spec, table, split.evaluation);
+  const metrics = labels
+    ? classificationMetrics(pick(p.y as Int32Array, split.evaluation), predicted, labels.length)
+    : regressionMetrics(pickFloat(p.y as Float64Array, split.evaluation), predicted);
+  const { onRound: _onRound, ...params } = options;
+  const fittedParams = { ...params, trees: model.trees.length, roundsRun: model.rounds, bestRound: model.bestRound, stoppedEarly: model.stoppedEarly };
+  return { candidate: { trainer: 'gradient-boosted-trees', params: fittedParams, metrics }, spec };
 }
 
 function assembleTable(job: TrainingJob, control: TrainingControl): { table: TrainingTable; datasets: string[] } {

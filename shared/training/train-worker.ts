@@ -15,9 +15,10 @@ export type WorkerMessage =
 const port = parentPort;
 if (port) {
   try {
-    const result = trainModel(workerData as TrainingJob, {
+    const { job, stop } = workerData as { job: TrainingJob; stop: Int32Array };
+    const result = trainModel(job, {
       progress: (message) => port.postMessage({ type: 'progress', message } satisfies WorkerMessage),
-      cancelled: () => false,
+      cancelled: () => Atomics.load(stop, 0) === 1,
     });
     port.postMessage({ type: 'done', result } satisfies WorkerMessage, [result.onnx.buffer as ArrayBuffer]);
   } catch (err) {

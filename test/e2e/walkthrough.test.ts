@@ -1,94 +1,32 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { azuriteConnectionString, freePort } from '../../host/emulators';
+import { azuriteConnectionString } from '../../host/emulators';
+import { call as callStack, eventually as waitFor, root, startLocalStackProcess, type LocalStackProcess } from '../support/local-stack';
 
 /**
  * The README's walkthrough, as a user runs it: the whole stack started by `node dist/host/start.js`
  * (what `npm start` runs), driven over HTTP, the Storage API and the CLI, then stopped and started
  * again on the same data.
  */
-const root = resolve(__dirname, '..', '..');
 const churn = readFileSync(join(root, 'examples', 'churn.csv'));
 const run = promisify(execFile);
 
-interface Stack {
-  child: ChildProcess;
-  output: () => string;
-}
-
-let dataDir: string;
-let ports: { http: number; blob: number; queue: number; cosmos: number };
-let stack: Stack | undefined;
-const base = () => `http://127.0.0.1:${ports.http}`;
-
-function startStack(): Stack {
-  let output = '';
-  const child = spawn(process.execPath, [join(root, 'dist', 'host', 'start.js')], {
-    cwd: root,
-    env: {
-      ...process.env,
-      MODELLOOP_DATA_DIR: dataDir,
-      MODELLOOP_HTTP_PORT: String(ports.http),
-      MODELLOOP_BLOB_PORT: String(ports.blob),
-      MODELLOOP_QUEUE_PORT: String(ports.queue),
-      MODELLOOP_COSMOS_PORT: String(ports.cosmos),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output };
-}
-
-async function stopStack(s: Stack): Promise<number | null> {
-  if (s.child.exitCode !== null) return s.child.exitCode;
-  const exited = new Promise<number | null>((done) => s.child.once('exit', (code) => done(code)));
-  s.child.kill('SIGINT');
-  return exited;
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, seconds = 60): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}. Stack output:\n${stack?.output().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${base()}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': contentType },
-    body: body === undefined ? undefined : Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : undefined };
-}
-
-const healthy = () => eventually('GET /health to answer 200', async () => ((await call('GET', '/health')).status === 200 ? true : undefined));
+let stack: LocalStackProcess;
+const base = () => stack.url;
+const call = (method: string, path: string, body?: unknown, contentType?: string) => callStack(stack.url, method, path, body, contentType);
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, seconds = 60) => waitFor(what, probe, seconds, () => stack.output());
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'modelloop-e2e-'));
-  ports = { http: await freePort(), blob: await freePort(), queue: await freePort(), cosmos: await freePort() };
-  stack = startStack();
-  await healthy();
-}, 120_000);
+  stack = await startLocalStackProcess();
+}, 150_000);
 
 afterAll(async () => {
-  if (stack) await stopStack(stack);
-  rmSync(dataDir, { recursive: true, force: true });
+  await stack?.dispose();
 });
 
 describe('the README walkthrough', () => {
@@ -134,7 +72,7 @@ describe('the README walkthrough', () => {
   });
 
   it('trains once for the same file dropped again under another name, by any Storage client', async () => {
-    const blobs = BlobServiceClient.fromConnectionString(azuriteConnectionString(ports.blob, ports.queue));
+    const blobs = BlobServiceClient.fromConnectionString(azuriteConnectionString(stack.ports.blob, stack.ports.queue));
     await blobs.getContainerClient('datasets').getBlockBlobClient('churn/churn-copy.csv').uploadData(churn);
     const dataset = await eventually('the copy to be recognised', async () => {
       const { json } = await call('GET', '/models/churn/datasets');
@@ -153,7 +91,7 @@ describe('the README walkthrough', () => {
       }
       return undefined;
     });
-    const connection = azuriteConnectionString(ports.blob, ports.queue);
+    const connection = azuriteConnectionString(stack.ports.blob, stack.ports.queue);
     for (const name of ['azure-webjobs-blobtrigger-modelloop-local', 'retrain-requests']) {
       const queue = new QueueClient(connection, name);
       await eventually(`queue ${name} to be empty`, async () => ((await queue.getProperties()).approximateMessagesCount === 0 ? true : undefined));
@@ -196,9 +134,8 @@ describe('the README walkthrough', () => {
   });
 
   it('keeps models, versions and aliases across a stop and a start', async () => {
-    expect(await stopStack(stack!)).toBe(0);
-    stack = startStack();
-    await healthy();
+    expect(await stack.stop()).toBe(0);
+    await stack.restart();
     const { json } = await call('GET', '/models/churn');
     expect(json).toMatchObject({ aliases: { production: 1 }, latestVersion: 1, versions: [expect.objectContaining({ version: 1 })] });
     const reply = await call('POST', '/models/churn/predict', {

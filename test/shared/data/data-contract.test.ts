@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../../shared/data/csv';
-import { checkTable, inferContract } from '../../../shared/data/data-contract';
+import { categoryStats, checkTable, inferContract, numericStats } from '../../../shared/data/data-contract';
 
 const table = (text: string) => parseCsv(Buffer.from(text));
 
@@ -24,6 +24,14 @@ describe('inferring a data contract', () => {
     const contract = inferContract(table('x,y\n1,2\n'), { task: 'regression', target: 'y', features: { x: { type: 'number', max: 10 } } }, 'abc');
     expect(contract.features).toEqual({ x: { type: 'number', max: 10 } });
     expect(contract.source).toBe('definition');
+  });
+
+  it('leaves out free text and columns with no values, and keeps many-valued text as string', () => {
+    const rows = ['note,empty,city,y'];
+    for (let i = 0; i < 300; i++) rows.push(`note number ${i},,city-${i % 150},${i % 2}`);
+    const contract = inferContract(table(rows.join('\n')), { task: 'classification', target: 'y' }, 'abc');
+    expect(contract.excluded).toEqual({ note: 'free text or an identifier: every value is different', empty: 'every value is empty' });
+    expect(contract.features).toEqual({ city: { type: 'string', nullable: false } });
   });
 
   it('makes integer labels integer', () => {
@@ -64,6 +72,17 @@ describe('checking a drop against the contract', () => {
     expect(checked.acceptedRows).toBe(1);
   });
 
+  it('keeps the first 100 problems in file order and counts them all', () => {
+    const rows = ['x,color,y'];
+    for (let i = 0; i < 300; i++) rows.push(i % 2 ? `${i},red,a` : `bad,,a`);
+    const checked = checkTable(table(rows.join('\n')), contract);
+    expect(checked.problems).toHaveLength(100);
+    expect(checked.problems.slice(0, 3).map((p) => [p.row, p.column])).toEqual([[2, 'x'], [2, 'color'], [4, 'x']]);
+    expect(checked.problems.at(-1)).toMatchObject({ row: 100, column: 'color' });
+    expect(checked.problemTotals).toEqual({ x: { invalid_type: 150 }, color: { missing_value: 150 } });
+    expect(checked.rejectedRows).toBe(150);
+  });
+
   it('returns typed columns and statistics of the accepted rows', () => {
     const checked = checkTable(table('x,color,y\n1,red,a\n3,blue,b\n5,red,a\n'), contract);
     expect(Array.from(checked.columns.x as Float64Array)).toEqual([1, 3, 5]);
@@ -72,5 +91,20 @@ describe('checking a drop against the contract', () => {
     expect(checked.stats.x).toMatchObject({ count: 3, nulls: 0, min: 1, max: 5, mean: 3, std: 2 });
     expect(checked.stats.color).toMatchObject({ categories: { red: 2, blue: 1 } });
     expect(checked.stats.y).toMatchObject({ type: 'label', categories: { a: 2, b: 1 } });
+  });
+});
+
+describe('column statistics', () => {
+  it('gives count, nulls, mean, standard deviation and deciles, from a sample on large columns', () => {
+    const values = Float64Array.from({ length: 200_001 }, (_, i) => (i === 5 ? NaN : i));
+    const stats = numericStats('number', values);
+    expect(stats).toMatchObject({ count: 200_000, nulls: 1, min: 0, max: 200_000 });
+    expect(stats.mean).toBeCloseTo(100_000.0, 0);
+    expect(stats.std).toBeCloseTo(57_735.4, 0);
+    stats.quantiles!.forEach((q, i) => expect(Math.abs(q - (i + 1) * 20_000)).toBeLessThan(20));
+  });
+
+  it('counts categories, most frequent first, and how many distinct values there are', () => {
+    expect(categoryStats('category', ['b', 'a', null, 'b'])).toEqual({ type: 'category', count: 3, nulls: 1, distinct: 2, categories: { b: 2, a: 1 } });
   });
 });

@@ -1,0 +1,15 @@
+import { app } from '@azure/functions';
+import { httpFunction, json, readJson } from '../shared/platform/http-reply';
+import { infer, versionSelector } from '../shared/serving/open-inference';
+import { scoringOf } from '../shared/serving/scoring';
+
+/** `POST /v2/models/{model}[/versions/{version}]/infer`: Open Inference Protocol inference; no version means `production`. */
+export const v2InferHandler = httpFunction(async (request, _context, services) => {
+  const body = await readJson(request, services.config.maxRequestBytes);
+  const { model = '', version } = request.params;
+  return json(200, await infer(scoringOf(services), model, versionSelector(version), body));
+});
+
+// Azure's router has no optional middle segment, so the versioned route is a second registration of the same handler.
+app.http('v2-infer', { methods: ['POST'], authLevel: 'function', route: 'v2/models/{model}/infer', handler: v2InferHandler });
+app.http('v2-infer-version', { methods: ['POST'], authLevel: 'function', route: 'v2/models/{model}/versions/{version}/infer', handler: v2InferHandler });

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { defineModel } from '../../shared/registry/define-model';
+import { retrain } from '../../shared/training/retrain';
+import { drainRetrainRequests } from '../support/queue';
+import { dropFile, separableCsv, testStack, uniqueModel, type TestStack } from '../support/stack';
+
+/** The lifecycle routes as Azure calls them, against the real registry the functions' services use. */
+let handlers: {
+  setAlias: typeof import('../../functions/set-alias').setAliasHandler;
+  deleteAlias: typeof import('../../functions/delete-alias').deleteAliasHandler;
+  getVersion: typeof import('../../functions/get-version').getVersionHandler;
+};
+let stack: TestStack;
+
+beforeAll(async () => {
+  const database = `lifecycle-${randomUUID().slice(0, 8)}`;
+  process.env.AzureWebJobsStorage = inject('storageConnection');
+  process.env.COSMOS_ENDPOINT = inject('cosmosEndpoint');
+  process.env.COSMOS_KEY = inject('cosmosKey');
+  process.env.COSMOS_DATABASE = database;
+  stack = await testStack({ database });
+  handlers = {
+    setAlias: (await import('../../functions/set-alias')).setAliasHandler,
+    deleteAlias: (await import('../../functions/delete-alias')).deleteAliasHandler,
+    getVersion: (await import('../../functions/get-version')).getVersionHandler,
+  };
+});
+
+async function modelWithTwoVersions(): Promise<string> {
+  const model = uniqueModel('http-ops');
+  await defineModel(stack, model, { task: 'classification', target: 'label' });
+  await dropFile(stack, model, 'data.csv', separableCsv(80));
+  const [request] = (await drainRetrainRequests(stack.storageConnection, stack.queueName)).filter((r) => r.model === model);
+  const deps = { ...stack, timeBudgetSeconds: 60, holdoutFraction: 0.2 };
+  await retrain(deps, request!);
+  await retrain(deps, { ...request!, key: `${request!.key}:again` });
+  return model;
+}
+
+function request(method: string, params: Record<string, string>, body?: string, headers: Record<string, string> = {}): HttpRequest {
+  return new HttpRequest({
+    method,
+    url: `http://localhost:7071/models/${params.model}/aliases/${params.alias ?? ''}`,
+    params,
+    headers: { 'content-type': 'application/json', ...headers },
+    ...(body === undefined ? {} : { body: { string: body } }),
+  });
+}
+
+async function call(handler: (r: HttpRequest, c: InvocationContext) => Promise<HttpResponseInit>, req: HttpRequest) {
+  const reply = await handler(req, new InvocationContext({ functionName: 'test', logHandler: () => {} }));
+  return { status: reply.status ?? 200, body: reply.jsonBody, headers: reply.headers as Record<string, string> | undefined };
+}
+
+describe('PUT /models/{model}/aliases/{alias}', () => {
+  it('promotes, answers with where the aliases point and an ETag, and refuses a stale If-Match with 409', async () => {
+    const model = await modelWithTwoVersions();
+    const promoted = await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, '{"version": 2, "reason": "better on last week"}', { 'x-ms-client-principal-name': 'alice' }));
+    expect(promoted).toMatchObject({ status: 200, body: { version: 2, aliases: { production: 2, challenger: 2 }, move: { from: 1, to: 2, by: 'user:alice', reason: 'better on last week' } } });
+    const etag = promoted.headers!.etag!;
+    expect(etag).toBe(promoted.body.etag);
+
+    const stale = await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, '{"version": 1}', { 'if-match': '"not-the-current-etag"' }));
+    expect(stale).toMatchObject({ status: 409, body: { code: 'Conflict', error: expect.stringMatching(/"production" was not moved/) } });
+    const rolledBack = await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, '{"version": 1}', { 'if-match': etag }));
+    expect(rolledBack).toMatchObject({ status: 200, body: { version: 1, move: { from: 2, to: 1, by: 'user:admin' } } });
+  });
+
+  it('answers bad input with a 4xx and a code', async () => {
+    const model = await modelWithTwoVersions();
+    expect(await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, '{"version": 0}'))).toMatchObject({ status: 400, body: { code: 'InvalidInput', problems: [{ path: ['version'] }] } });
+    expect(await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, 'nope'))).toMatchObject({ status: 400, body: { code: 'InvalidInput' } });
+    expect(await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, '{"version": 7}'))).toMatchObject({ status: 404, body: { code: 'VersionNotFound' } });
+    expect(await call(handlers.setAlias, request('PUT', { model: 'no-such-model', alias: 'production' }, '{"version": 1}'))).toMatchObject({ status: 404, body: { code: 'ModelNotFound' } });
+  });
+});
+
+describe('DELETE /models/{model}/aliases/{alias}', () => {
+  it('removes the alias, then answers 404 for it', async () => {
+    const model = await modelWithTwoVersions();
+    expect(await call(handlers.deleteAlias, request('DELETE', { model, alias: 'challenger' }))).toMatchObject({ status: 200, body: { aliases: { production: 1 }, move: { from: 2, to: null } } });
+    expect(await call(handlers.deleteAlias, request('DELETE', { model, alias: 'challenger' }))).toMatchObject({ status: 404, body: { code: 'VersionNotFound' } });
+  });
+});
+
+describe('GET /models/{model}/versions/{version}', () => {
+  it('shows the lineage of a version', async () => {
+    const model = await modelWithTwoVersions();
+    const reply = await call(handlers.getVersion, new HttpRequest({ method: 'GET', url: `http://localhost:7071/models/${model}/versions/2`, params: { model, version: '2' } }));
+    expect(reply).toMatchObject({ status: 200, body: { version: 2, lineage: { source: 'trained', run: { status: 'succeeded' }, datasets: [{ status: 'accepted' }], aliasMoves: [{ alias: 'challenger', to: 2 }] } } });
+  });
+});
