@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parse as csvParse } from 'csv-parse/sync';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -11,6 +11,7 @@ import { checkTable, type DataContract } from '../shared/data/data-contract';
 import { parseJsonLines } from '../shared/data/jsonl';
 import { parseParquet } from '../shared/data/parquet';
 import { mulberry32 } from '../shared/training/split';
+import { writeSection } from './report';
 
 /**
  * Parse + validate of a 1,000,000-row, 20-column drop in each format, beside a plain parse of the
@@ -21,7 +22,6 @@ import { mulberry32 } from '../shared/training/split';
  *
  *   node dist/bench/data.js [rows]
  */
-const root = resolve(__dirname, '..', '..');
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const RUNS = 3;
 const SECTION = '## Data: parse and validate a drop';
@@ -222,13 +222,7 @@ async function main(): Promise<void> {
       'is a lower bound on any parser that makes a string per cell.',
       '',
     );
-    const path = join(root, 'docs', 'benchmarks.md');
-    const current = readFileSync(path, 'utf8');
-    const start = current.indexOf(SECTION);
-    let next = start < 0 ? -1 : current.indexOf('\n## ', start + SECTION.length);
-    if (next >= 0) next += 1;
-    const updated = start < 0 ? `${current.trimEnd()}\n\n${lines.join('\n')}` : `${current.slice(0, start)}${lines.join('\n')}${next >= 0 ? `\n${current.slice(next)}` : ''}`;
-    writeFileSync(path, updated.endsWith('\n') ? updated : `${updated}\n`);
+    writeSection(SECTION.slice(3), lines.slice(1).join('\n'));
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

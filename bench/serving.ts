@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +20,8 @@ import {
   TensorDataType,
   tensorValueInfo,
 } from '../shared/onnx/onnx-model';
+import { writeSection } from './report';
+import { mulberry32 } from '../shared/training/split';
 import { BlobStore } from '../shared/platform/blob-store';
 import { CosmosRegistry } from '../shared/registry/cosmos-registry';
 import type { SignatureField, VersionDocument } from '../shared/registry/documents';
@@ -49,16 +51,6 @@ const DEPTH = 6;
 
 // ---------------------------------------------------------------- the generated GBDT
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 300 complete trees of depth 6 over 20 named float features, two classes, softmax: what a trained GBDT exports. */
 function gbdtModel(): { bytes: Uint8Array; inputs: SignatureField[]; outputs: SignatureField[] } {
@@ -502,16 +494,7 @@ function writeReport(r: Report): void {
     `| import of \`functions/score.js\` and its module graph | ${ms(r.median(r.imports))} ms | ${ms(sorted(r.imports)[0]!)}–${ms(sorted(r.imports).at(-1)!)} ms |`,
     '',
   );
-  const file = join(root, 'docs', 'benchmarks.md');
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = current.indexOf(SECTION);
-  let next: string;
-  if (start < 0) next = `${current.trimEnd()}\n\n${lines.join('\n')}`;
-  else {
-    const after = current.indexOf('\n## ', start + SECTION.length);
-    next = current.slice(0, start) + lines.join('\n') + (after < 0 ? '' : `\n${current.slice(after + 1)}`);
-  }
-  writeFileSync(file, next.trimEnd() + '\n');
+  writeSection(SECTION.slice(3), lines.slice(1).join('\n'));
   process.stderr.write(`Wrote the "${SECTION.slice(3)}" section of docs/benchmarks.md.\n`);
 }
 

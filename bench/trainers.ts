@@ -12,6 +12,7 @@ import { classificationMetrics, regressionMetrics } from '../shared/training/met
 import { fitRidge, predictRidge } from '../shared/training/ridge-regression';
 import { mulberry32 } from '../shared/training/split';
 import { trainCandidates, trainModel } from '../shared/training/train-model';
+import { writeSection } from './report';
 
 /**
  * The built-in trainers beside XGBoost and scikit-learn, on the same generated data in the same
@@ -312,7 +313,7 @@ function main(): void {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  if (write) writeSection(lines.join('\n'));
+  if (write) writeSection('Trainers against XGBoost and scikit-learn', lines.join('\n'));
 }
 
 /** modelloop's model selection against scikit-learn's default models, on the data sets python3-sklearn ships. */
@@ -360,21 +361,6 @@ function publicDatasets(dir: string, haveSklearn: boolean, out: (line?: string) 
     out(`| ${set.name} | ${set.rows} | ${candidates} | ${result.trainer} (${metric} ${ours.toFixed(4)}) | ${bestName} ${best.toFixed(4)} | ${(gap * 100).toFixed(2)}% ${gap <= 0.01 ? '(within 1%)' : '(**more than 1%**)'} |`);
   }
   out();
-}
-
-const START = '<!-- bench/trainers.ts: start -->';
-const END = '<!-- bench/trainers.ts: end -->';
-
-/** Replaces this bench's section of docs/benchmarks.md (between its markers), keeping the others. */
-function writeSection(body: string): void {
-  const path = join(root, 'docs', 'benchmarks.md');
-  const existing = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const section = `${START}\n## Trainers against XGBoost and scikit-learn\n\n${body}\n${END}`;
-  const start = existing.indexOf(START);
-  const end = existing.indexOf(END);
-  const next = start >= 0 && end > start ? existing.slice(0, start) + section + existing.slice(end + END.length) : `${existing.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, next);
-  console.log(`Wrote ${path}`);
 }
 
 main();

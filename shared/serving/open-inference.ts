@@ -5,6 +5,7 @@ import type { SignatureField, VersionDocument } from '../registry/documents';
 import type { Registry } from '../registry/registry';
 import { isBatchable, type MicroBatcher } from './micro-batcher';
 import type { ModelCache, VersionSelector } from './model-cache';
+import { isObject, kindOf } from './predict';
 
 /**
  * The Open Inference Protocol (KServe / Triton "V2") over the registry's versions, as KServe's
@@ -366,13 +367,3 @@ function jsonData(tensor: ort.Tensor): (number | string | boolean)[] {
   return Array.from(data as Float32Array, Number);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `a string ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`;
-  return typeof value === 'object' ? 'an object' : `a ${typeof value} (${String(value)})`;
-}

@@ -198,11 +198,13 @@ function describeField(input: SignatureField): string {
   return input.nullable ? `${kind} or null` : kind;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** True for a plain JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function kindOf(value: unknown): string {
+/** Names a JSON value's kind for an error message: `a string "abc"`, `a number (3)`, `null`. */
+export function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `a string ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`;

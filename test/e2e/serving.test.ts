@@ -1,14 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { azuriteConnectionString, COSMOS_EMULATOR_KEY, freePort } from '../../host/emulators';
+import { azuriteConnectionString, COSMOS_EMULATOR_KEY } from '../../host/emulators';
 import { BlobStore } from '../../shared/platform/blob-store';
 import { moveAlias } from '../../shared/registry/aliases';
 import { CosmosRegistry } from '../../shared/registry/cosmos-registry';
 import { artifactPath } from '../../shared/registry/manifest';
 import { everyDatatypeModel, registerTensorModel } from '../shared/serving/tensor-model';
+import { call as callStack, eventually as waitFor, root, startLocalStackProcess, type LocalStackProcess } from '../support/local-stack';
 
 /**
  * Serving through the whole local stack (`node dist/host/start.js`), keys enforced: every body format
@@ -16,46 +15,16 @@ import { everyDatatypeModel, registerTensorModel } from '../shared/serving/tenso
  * inference log, and `production` moved under a steady stream of requests. The model cache is bounded
  * to one byte, so every version swap also evicts the old session while requests still hold it.
  */
-const root = resolve(__dirname, '..', '..');
 const churn = readFileSync(join(root, 'examples', 'churn.csv'));
 const FUNCTION_KEY = 'e2e-function-key';
 const ADMIN_KEY = 'e2e-admin-key';
 
-let dataDir: string;
-let ports: { http: number; blob: number; queue: number; cosmos: number };
-let child: ChildProcess | undefined;
-let output = '';
+let stack: LocalStackProcess;
 let blobs: BlobStore;
 let registry: CosmosRegistry;
-const base = () => `http://127.0.0.1:${ports.http}`;
-
-async function call(method: string, path: string, body?: unknown, key: string | null = FUNCTION_KEY, contentType = 'application/json'): Promise<{ status: number; json: any; text: string }> {
-  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': contentType };
-  if (key) headers['x-functions-key'] = key;
-  const response = await fetch(`${base()}${path}`, { method, headers, body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body) });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text };
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, seconds = 60): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}. Stack output:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const call = (method: string, path: string, body?: unknown, key: string | null = FUNCTION_KEY, contentType = 'application/json') =>
+  callStack(stack.url, method, path, body, contentType, key);
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, seconds = 60) => waitFor(what, probe, seconds, () => stack.output());
 
 const rows = [
   { tenure_months: 2, monthly_charges: 95.5, contract: 'month-to-month', support_calls: 6, paperless: true },
@@ -64,17 +33,9 @@ const rows = [
 const columns = Object.keys(rows[0]!);
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'modelloop-serving-'));
-  ports = { http: await freePort(), blob: await freePort(), queue: await freePort(), cosmos: await freePort() };
-  child = spawn(process.execPath, [join(root, 'dist', 'host', 'start.js')], {
-    cwd: root,
+  // Health answers anonymously, so the stack comes up as usual with keys enforced.
+  stack = await startLocalStackProcess({
     env: {
-      ...process.env,
-      MODELLOOP_DATA_DIR: dataDir,
-      MODELLOOP_HTTP_PORT: String(ports.http),
-      MODELLOOP_BLOB_PORT: String(ports.blob),
-      MODELLOOP_QUEUE_PORT: String(ports.queue),
-      MODELLOOP_COSMOS_PORT: String(ports.cosmos),
       MODELLOOP_FUNCTION_KEYS: FUNCTION_KEY,
       MODELLOOP_ADMIN_KEYS: ADMIN_KEY,
       MODEL_CACHE_BYTES: '1',
@@ -82,11 +43,8 @@ beforeAll(async () => {
       INFERENCE_LOG_SAMPLE_RATE: '1',
       INFERENCE_LOG_FLUSH_SECONDS: '0.5',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await eventually('GET /health', async () => ((await call('GET', '/health', undefined, null)).status === 200 ? true : undefined), 90);
+  const ports = stack.ports;
   blobs = new BlobStore(azuriteConnectionString(ports.blob, ports.queue));
   registry = new CosmosRegistry({ endpoint: `http://127.0.0.1:${ports.cosmos}`, key: COSMOS_EMULATOR_KEY, database: 'modelloop', container: 'registry' });
   await registry.initialise();
@@ -98,12 +56,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((done) => child!.once('exit', done));
-    child.kill('SIGINT');
-    await exited;
-  }
-  rmSync(dataDir, { recursive: true, force: true });
+  await stack?.dispose();
 });
 
 describe('native predict through the local host', () => {
@@ -216,7 +169,7 @@ describe('Open Inference Protocol through the local host', () => {
     const wrong = await call('POST', '/v2/models/tensors/infer', { inputs: [{ name: 'x', datatype: 'BYTES', shape: [1, 2], data: ['a', 'b'] }] });
     expect(wrong.status).toBe(400);
     expect(wrong.json.error).toMatch(/input "x" must be FP32/);
-    const notJson = await fetch(`${base()}/v2/models/tensors/infer`, { method: 'POST', headers: { 'x-functions-key': FUNCTION_KEY }, body: '{"inputs": [' });
+    const notJson = await fetch(`${stack.url}/v2/models/tensors/infer`, { method: 'POST', headers: { 'x-functions-key': FUNCTION_KEY }, body: '{"inputs": [' });
     expect(notJson.status).toBe(400);
     expect(((await notJson.json()) as { error: string }).error).toMatch(/not valid JSON/);
     expect((await call('POST', '/v2/models/tensors/versions/x/infer', { inputs: [] })).status).toBe(400);

@@ -25,7 +25,7 @@ export interface LocalStackProcess {
  * Starts the whole local stack as `npm start` does, in a child process, on free ports and a data
  * folder of its own, and waits for `GET /health` to answer 200.
  */
-export async function startLocalStackProcess(): Promise<LocalStackProcess> {
+export async function startLocalStackProcess(options: { env?: Record<string, string> } = {}): Promise<LocalStackProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'modelloop-e2e-'));
   const ports = { http: await freePort(), blob: await freePort(), queue: await freePort(), cosmos: await freePort() };
   const url = `http://127.0.0.1:${ports.http}`;
@@ -41,6 +41,7 @@ export async function startLocalStackProcess(): Promise<LocalStackProcess> {
         MODELLOOP_BLOB_PORT: String(ports.blob),
         MODELLOOP_QUEUE_PORT: String(ports.queue),
         MODELLOOP_COSMOS_PORT: String(ports.cosmos),
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -84,11 +85,20 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
 }
 
-/** A JSON call to the stack, the way curl in the README makes it. */
-export async function call(url: string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: any }> {
+/** A JSON call to the stack, the way curl in the README makes it; `key` goes in `x-functions-key`. */
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+  key?: string | null,
+): Promise<{ status: number; json: any; text: string }> {
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': contentType };
+  if (key) headers['x-functions-key'] = key;
   const response = await fetch(`${url}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': contentType },
+    headers,
     body: body === undefined ? undefined : Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
@@ -96,7 +106,7 @@ export async function call(url: string, method: string, path: string, body?: unk
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch {
-    json = text;
+    json = undefined;
   }
-  return { status: response.status, json };
+  return { status: response.status, json, text };
 }
