@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as csvParse } from 'csv-parse/sync';
 import { parquetReadObjects } from 'hyparquet';
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
       SECTION,
       '',
       `Measured by \`node dist/bench/data.js\` (\`bench/data.ts\`) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores,`,
-      '**on a machine shared with other engineers\' test runs: provisional numbers.**',
+      `load average ${loadavg()[0]!.toFixed(1)} (1 min) when the run ended.`,
       `${ROWS.toLocaleString('en-US')} rows × 20 columns (8 numbers, 3 of them with 2% nulls; 5 integers with a range; 5 categories`,
       'of 5–45 levels, one with nulls; a boolean; a yes/no label); about 1 row in 1,000 breaks the contract. Median of',
       `${RUNS} runs after one warm-up run, each measure in its own process; "peak RSS" is the process's maximum resident set, "over the file" is`,

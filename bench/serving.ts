@@ -241,7 +241,8 @@ async function startChild(mode: '--host' | '--baseline', env: Env): Promise<Chil
     startMs: performance.now() - spawnedAt,
     stop: () =>
       new Promise<void>((done) => {
-        if (child.exitCode !== null) return done();
+        // A child killed by a signal has a signalCode and no exitCode; either means it is gone.
+        if (child.exitCode !== null || child.signalCode !== null) return done();
         child.once('exit', () => done());
         child.kill('SIGKILL');
       }),
@@ -452,7 +453,7 @@ function writeReport(r: Report): void {
   lines.push(SECTION, '');
   lines.push(
     `Measured by \`node dist/bench/serving.js\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, 2 cores,`,
-    '**on a machine shared with other engineers\' test runs: provisional numbers.** The local Functions host and the',
+    'the only load on the machine unless the load average below says otherwise. The local Functions host and the',
     'baseline each run in a child process; the load generator (autocannon) runs in the parent on the same 2 cores.',
     'Baseline: a bare `node:http` server that parses the same JSON body and calls the same ONNX Runtime session.',
     `The GBDT is generated (${TREES} complete trees of depth ${DEPTH} over ${FEATURES} features, ${(r.gbdtBytes / 1e6).toFixed(2)} MB,`,

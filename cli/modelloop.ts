@@ -127,6 +127,76 @@ program
     );
   });
 
+interface ModelSummary {
+  aliases: Record<string, number>;
+  versions: { version: number }[];
+}
+
+program
+  .command('promote <model> <version>')
+  .description('point an alias (production by default) at a version')
+  .option('--alias <alias>', 'the alias to move', 'production')
+  .action(async (model: string, version: string, options: { alias: string }) => {
+    const reply = await client().request('PUT', `/models/${model}/aliases/${options.alias}`, { version: Number(version) });
+    print(reply, () => `${options.alias} of ${model} now points at version ${version}.`);
+  });
+
+program
+  .command('rollback <model>')
+  .description('point production back at the newest version older than the one it serves (or --to VERSION)')
+  .option('--to <version>', 'the version to roll back to')
+  .action(async (model: string, options: { to?: string }) => {
+    const api = client();
+    const view = await api.request<ModelSummary>('GET', `/models/${model}`);
+    const current = view.aliases.production;
+    if (current === undefined) throw new Error(`${model} has no production version to roll back.`);
+    const target = options.to !== undefined ? Number(options.to) : view.versions.map((v) => v.version).filter((v) => v < current).at(-1);
+    if (target === undefined) throw new Error(`${model} has no version older than ${current} to roll back to.`);
+    const reply = await api.request('PUT', `/models/${model}/aliases/production`, { version: target });
+    print(reply, () => `production of ${model} rolled back from version ${current} to version ${target}.`);
+  });
+
+program
+  .command('retrain <model>')
+  .description('ask for a retrain now; --idempotency-key makes the request idempotent')
+  .option('--idempotency-key <key>', 'the same key never trains twice')
+  .action(async (model: string, options: { idempotencyKey?: string }) => {
+    const body = options.idempotencyKey ? { key: options.idempotencyKey } : undefined;
+    const reply = await client().request<{ key: string }>('POST', `/models/${model}/retrain`, body);
+    print(reply, () => `Retrain of ${model} queued (key ${reply.key}).`);
+  });
+
+program
+  .command('reports <model>')
+  .description("list a model's drops with their verdicts; --dataset ID shows one drop's problems line by line")
+  .option('--dataset <id>', 'a dataset id (or its first characters) to show in full')
+  .action(async (model: string, options: { dataset?: string }) => {
+    const api = client();
+    const { datasets } = await api.request<{ datasets: { datasetId: string; files: string[]; status: string; rowsRead: number; acceptedRows: number; message: string }[] }>(
+      'GET',
+      `/models/${model}/datasets`,
+    );
+    if (!options.dataset) {
+      return print(datasets, () =>
+        table(
+          ['DATASET', 'FILES', 'STATUS', 'ROWS', 'VERDICT'],
+          datasets.map((d) => [d.datasetId.slice(0, 12), d.files.join(','), d.status, `${d.acceptedRows}/${d.rowsRead}`, d.message]),
+        ),
+      );
+    }
+    const match = datasets.find((d) => d.datasetId.startsWith(options.dataset!));
+    if (!match) throw new Error(`${model} has no dataset starting with ${options.dataset}.`);
+    const detail = await api.request<{ report: { message: string; problems: { row: number; column: string; code: string; expected: string; received: string }[] } | null }>(
+      'GET',
+      `/models/${model}/datasets/${match.datasetId}`,
+    );
+    const problems = detail.report?.problems ?? [];
+    print(detail, () =>
+      `${match.files.join(', ')}: ${match.status}. ${detail.report?.message ?? match.message}\n` +
+        table(['LINE', 'COLUMN', 'PROBLEM', 'EXPECTED', 'RECEIVED'], problems.map((p) => [String(p.row), p.column, p.code, p.expected, p.received])),
+    );
+  });
+
 program
   .command('registry')
   .description('registry maintenance, run against the storage account and Cosmos DB themselves (app settings from the environment or ./local.settings.json)')

@@ -33,5 +33,8 @@ export async function importModelHandler(blob: unknown, context: InvocationConte
 app.storageBlob('import-model', {
   path: 'models-incoming/{model}/{name}',
   connection: 'AzureWebJobsStorage',
+  // Flex Consumption runs blob triggers from Event Grid only (infra/scripts/subscribe-blob-events.sh);
+  // the local host scans the container instead.
+  source: 'EventGrid',
   handler: importModelHandler,
 });

@@ -54,5 +54,8 @@ function blobFacts(properties: unknown): BlobFacts | undefined {
 app.storageBlob('validate-drop', {
   path: 'datasets/{model}/{name}',
   connection: 'AzureWebJobsStorage',
+  // Flex Consumption runs blob triggers from Event Grid only (infra/scripts/subscribe-blob-events.sh);
+  // the local host scans the container instead.
+  source: 'EventGrid',
   handler: validateDrop,
 });

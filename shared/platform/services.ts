@@ -1,5 +1,4 @@
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
-import { ServiceBusClient } from '@azure/service-bus';
+import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
 import { CosmosRegistry } from '../registry/cosmos-registry';
@@ -61,6 +60,8 @@ async function createServices(log: Logger): Promise<Services> {
 function retrainQueueOf(config: Config): RetrainQueue {
   const serviceBus = config.retrain.serviceBus;
   if (config.retrain.transport === 'servicebus' && serviceBus) {
+    // Service Bus and identity load only when configured, to keep cold starts of local and key-based apps short.
+    const { ServiceBusClient } = require('@azure/service-bus') as typeof import('@azure/service-bus');
     const client = new ServiceBusClient(serviceBus.fullyQualifiedNamespace, credentialOf(serviceBus.identity));
     return new ServiceBusRetrainQueue(client.createSender(RETRAIN_QUEUE));
   }
@@ -75,6 +76,7 @@ function retrainQueueOf(config: Config): RetrainQueue {
  * (a developer's `az login` against real resources).
  */
 function credentialOf(identity: IdentitySettings): TokenCredential {
+  const { DefaultAzureCredential, ManagedIdentityCredential } = require('@azure/identity') as typeof import('@azure/identity');
   if (identity.kind === 'managedidentity') return new ManagedIdentityCredential(identity.clientId ? { clientId: identity.clientId } : {});
   return new DefaultAzureCredential(identity.clientId ? { managedIdentityClientId: identity.clientId } : {});
 }

@@ -1,6 +1,5 @@
 import { metrics, type Histogram } from '@opentelemetry/api';
 import { logs, type Logger as OtelLogger } from '@opentelemetry/api-logs';
-import { useAzureMonitor } from '@azure/monitor-opentelemetry';
 import { consoleLogger, type Logger } from './logger';
 
 /** The product events operators chart and alert on. */
@@ -108,6 +107,9 @@ let current: Telemetry | undefined;
 export function startTelemetry(applicationInsightsConnectionString: string | undefined, log: Logger = consoleLogger): Telemetry {
   if (current) return current;
   if (applicationInsightsConnectionString) {
+    // Loaded only when Application Insights is configured: it is the heaviest module of the app, and
+    // local runs and cold starts without it should not pay for it.
+    const { useAzureMonitor } = require('@azure/monitor-opentelemetry') as typeof import('@azure/monitor-opentelemetry');
     useAzureMonitor({ azureMonitorExporterOptions: { connectionString: applicationInsightsConnectionString } });
     current = new AzureMonitorTelemetry();
   } else {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { DecisionTree } from '../onnx/pipeline-spec';
 import { Histograms, SLOTS } from './histograms';
 import { mulberry32 } from './split';
@@ -36,9 +37,10 @@ export interface GbdtOptions {
   /** Stop when the validation loss has not improved for this many rounds (needs `validation`). @default 10 */
   readonly earlyStoppingRounds?: number;
   /**
-   * Threads that build histograms; the model is the same bytes for any count. A second thread
-   * only pays on an otherwise idle core (on a busy 2-core machine it was measured slower).
-   * @default 1
+   * Threads that build histograms; the model is the same bytes for any count. Measured on an idle
+   * 2-core machine, a second thread made 1M × 28 rows 1.5× faster (docs/benchmarks.md); on a busy
+   * machine it was slower, so callers that share the cores can pass 1.
+   * @default 2 when the machine has two cores or more, else 1
    */
   readonly threads?: number;
   /** Called after each round; return false to stop (cancellation, time budget). */
@@ -284,7 +286,7 @@ export function fitGbdt(data: GbdtData, y: ArrayLike<number>, options: GbdtOptio
   const g = new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8));
   const h = new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8));
   const order = new Int32Array(new SharedArrayBuffer(Math.max(1, n) * 4));
-  const histograms = new Histograms(bins, features, g, h, order, options.threads ?? 1);
+  const histograms = new Histograms(bins, features, g, h, order, options.threads ?? Math.min(2, availableParallelism()));
   const sampled = rowSubsample < 1 ? new Int32Array(n) : order;
   const scratch = new Int32Array(n);
   const trees: DecisionTree[] = [];

@@ -177,6 +177,20 @@ async function runOnce(
   const budgetSeconds = Math.min(deps.timeBudgetSeconds, modelDoc.definition.training?.timeBudgetSeconds ?? Number.POSITIVE_INFINITY);
   let result: TrainingResult;
   const started = Date.now();
+  // Progress reaches the run document at most every 2 s. The writes are chained and awaited before
+  // the run is finished, so a late progress line never overwrites the outcome.
+  let progressWrite: Promise<void> = Promise.resolve();
+  let lastProgressAt = 0;
+  const onProgress = (message: string): void => {
+    deps.log.info(`[train ${model}] ${message}`);
+    if (Date.now() - lastProgressAt < 2000) return;
+    lastProgressAt = Date.now();
+    progressWrite = progressWrite.then(
+      async () => {
+        run = await deps.registry.upsertRun({ ...run, progress: message });
+      },
+    ).catch((err: unknown) => deps.log.warn(`Could not record training progress of "${model}": ${ensureError(err).message}`));
+  };
   try {
     deps.log.info(`Training "${model}" (${reason}, key ${key}) on ${accepted.length} drop(s); time budget ${budgetSeconds} s.`);
     result = await runTraining(
@@ -188,9 +202,11 @@ async function runOnce(
         seed: TRAINING_SEED,
         holdoutFraction: deps.holdoutFraction,
       },
-      { timeBudgetMs: budgetSeconds * 1000, onProgress: (message) => deps.log.info(`[train ${model}] ${message}`) },
+      { timeBudgetMs: budgetSeconds * 1000, onProgress },
     );
+    await progressWrite;
   } catch (err) {
+    await progressWrite;
     if (!(err instanceof TrainingError)) throw err;
     await finish('failed', err.message);
     deps.log.error(`Training "${model}" failed; the served model is unchanged. ${err.message}`);

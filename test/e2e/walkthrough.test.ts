@@ -131,6 +131,16 @@ describe('the README walkthrough', () => {
     const models = await cli('models');
     expect(models.stdout).toMatch(/churn-cli\s+classification\s+churned\s+1\s+1/);
     await expect(cli('versions', 'no-such-model')).rejects.toMatchObject({ stderr: expect.stringMatching(/modelloop: Model "no-such-model" is not defined/) });
+
+    // An operator's day: retrain, promote the new version, roll back, read the drops' verdicts.
+    expect((await cli('retrain', 'churn-cli', '--idempotency-key', 'cli-test')).stdout).toMatch(/Retrain of churn-cli queued \(key manual:churn-cli:cli-test\)/);
+    await eventually('version 2 of churn-cli', async () => ((await call('GET', '/models/churn-cli')).json?.versions?.length === 2 ? true : undefined));
+    expect((await cli('promote', 'churn-cli', '2')).stdout).toMatch(/production of churn-cli now points at version 2/);
+    expect((await call('GET', '/models/churn-cli')).json.aliases.production).toBe(2);
+    expect((await cli('rollback', 'churn-cli')).stdout).toMatch(/rolled back from version 2 to version 1/);
+    expect((await call('GET', '/models/churn-cli')).json.aliases.production).toBe(1);
+    expect((await cli('reports', 'churn-cli')).stdout).toMatch(/churn\.csv\s+accepted\s+400\/400\s+Accepted 400 of 400 rows/);
+    await expect(cli('rollback', 'churn-cli')).rejects.toMatchObject({ stderr: expect.stringMatching(/no version older than 1/) });
   });
 
   it('keeps models, versions and aliases across a stop and a start', async () => {

@@ -31,6 +31,8 @@ describe('retrain', () => {
     const { model, request } = await modelWithData('first');
     const outcome = await retrain(deps, request);
     expect(outcome).toEqual({ kind: 'registered', version: 1, promoted: true, alias: 'production' });
+    const run = await stack.registry.getRun(model, runIdOf(request.key));
+    expect(run).toMatchObject({ status: 'succeeded', version: 1, progress: expect.stringMatching(/\S/) });
 
     const doc = await stack.registry.getModel(model);
     expect(doc).toMatchObject({ aliases: { production: 1 }, latestVersion: 1 });
