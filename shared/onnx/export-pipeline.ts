@@ -9,6 +9,7 @@
  * ```
  */
 
+import type { GraphProto, ModelProto } from './onnx-model';
 import {
   encodeModel,
   floatAttribute,
@@ -146,23 +147,7 @@ export function exportPipeline(spec: PipelineSpec): Uint8Array {
     outputs.push(tensorValueInfo(OUTPUT_VALUE, TensorDataType.FLOAT, [BATCH_DIMENSION, 1]));
   }
 
-  return encodeModel({
-    irVersion: IR_VERSION,
-    opsetImport: [
-      { domain: ONNX_DOMAIN, version: PIPELINE_OPSET },
-      { domain: ONNX_ML_DOMAIN, version: PIPELINE_ML_OPSET },
-    ],
-    producerName: 'modelloop',
-    graph: {
-      name: spec.name,
-      ...(spec.description !== undefined && { docString: spec.description }),
-      input: spec.features.map(featureInput),
-      output: outputs,
-      node: graph.nodes,
-      valueInfo: graph.valueInfo,
-    },
-    metadataProps: metadata,
-  });
+  return encodePipeline(spec, graph, outputs, metadata);
 }
 
 const INPUT_ELEM_TYPE = {
@@ -445,23 +430,7 @@ function exportTreePipeline(spec: PipelineSpec, model: TreeEnsembleModel): Uint8
     });
     outputs.push(tensorValueInfo(OUTPUT_VALUE, TensorDataType.FLOAT, [BATCH_DIMENSION, 1]));
   }
-  return encodeModel({
-    irVersion: IR_VERSION,
-    opsetImport: [
-      { domain: ONNX_DOMAIN, version: PIPELINE_OPSET },
-      { domain: ONNX_ML_DOMAIN, version: PIPELINE_ML_OPSET },
-    ],
-    producerName: 'modelloop',
-    graph: {
-      name: spec.name,
-      ...(spec.description !== undefined && { docString: spec.description }),
-      input: spec.features.map(featureInput),
-      output: outputs,
-      node: graph.nodes,
-      valueInfo: graph.valueInfo,
-    },
-    metadataProps: metadata,
-  });
+  return encodePipeline(spec, graph, outputs, metadata);
 }
 
 function validateSpec(spec: PipelineSpec): void {
@@ -625,4 +594,30 @@ function isFiniteFloat32(value: unknown): boolean {
 
 function fail(path: string, message: string): never {
   throw new PipelineSpecError(path, message);
+}
+
+/** The model around a pipeline graph: one input per raw feature, our opsets and producer. */
+function encodePipeline(
+  spec: PipelineSpec,
+  graph: { nodes: GraphProto['node']; valueInfo: GraphProto['valueInfo'] },
+  outputs: GraphProto['output'],
+  metadata: ModelProto['metadataProps'],
+): Uint8Array {
+  return encodeModel({
+    irVersion: IR_VERSION,
+    opsetImport: [
+      { domain: ONNX_DOMAIN, version: PIPELINE_OPSET },
+      { domain: ONNX_ML_DOMAIN, version: PIPELINE_ML_OPSET },
+    ],
+    producerName: 'modelloop',
+    graph: {
+      name: spec.name,
+      ...(spec.description !== undefined && { docString: spec.description }),
+      input: spec.features.map(featureInput),
+      output: outputs,
+      node: graph.nodes,
+      valueInfo: graph.valueInfo,
+    },
+    metadataProps: metadata,
+  });
 }
