@@ -159,20 +159,25 @@ export const runDocumentSchema = z
   .loose();
 export type RunDocument = z.infer<typeof runDocumentSchema>;
 
+/** What an alias move records, in the registry and in the blob record alike. */
+export const aliasMoveFields = {
+  alias: z.string(),
+  /** null: the alias was unset before (or is removed by this move). */
+  from: z.number().int().positive().nullable(),
+  to: z.number().int().positive().nullable(),
+  at: z.string(),
+  /** `user:<name>`, `policy:auto`, `system:first-version`, … */
+  by: z.string(),
+  reason: z.string(),
+};
+
 /** One alias move: who or what moved it, when, from which version to which, and why. */
 export const aliasMoveDocumentSchema = z
   .object({
     ...base,
     id: z.string(),
     type: z.literal('alias-move'),
-    alias: z.string(),
-    /** null: the alias was unset before (or is removed by this move). */
-    from: z.number().int().positive().nullable(),
-    to: z.number().int().positive().nullable(),
-    at: z.string(),
-    /** `user:<name>`, `policy:auto`, `system:first-version`, … */
-    by: z.string(),
-    reason: z.string(),
+    ...aliasMoveFields,
   })
   .loose();
 export type AliasMoveDocument = z.infer<typeof aliasMoveDocumentSchema>;

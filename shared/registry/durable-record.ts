@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { modelDefinitionSchema } from '../data/model-definition';
 import { CONTAINERS, isConditionFailure, type BlobStore } from '../platform/blob-store';
-import { dataContractSchema, type ModelDocument } from './documents';
+import { aliasMoveFields, dataContractSchema, type ModelDocument } from './documents';
 import { aliasesPath, definitionPath } from './manifest';
 
 /**
@@ -21,13 +21,7 @@ export type DefinitionRecord = z.infer<typeof definitionRecordSchema>;
 export const aliasMoveSchema = z.object({
   /** The id of the registry's `alias-move` document, so a rebuild restores the same one. */
   id: z.string().optional(),
-  alias: z.string(),
-  from: z.number().int().positive().nullable(),
-  to: z.number().int().positive().nullable(),
-  at: z.string(),
-  /** Who or what moved it: `system:first-version`, `user:…`. */
-  by: z.string(),
-  reason: z.string(),
+  ...aliasMoveFields,
 });
 export type AliasMove = z.infer<typeof aliasMoveSchema>;
 

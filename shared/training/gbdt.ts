@@ -416,10 +416,11 @@ function computeGradients(objective: GbdtObjective, raw: Float64Array, y: ArrayL
       const o = i * outputs;
       let max = -Infinity;
       for (let k = 0; k < outputs; k++) max = Math.max(max, raw[o + k]!);
+      // Each exponential is computed once, parked in g, then turned into the gradient.
       let sum = 0;
-      for (let k = 0; k < outputs; k++) sum += Math.exp(raw[o + k]! - max);
+      for (let k = 0; k < outputs; k++) sum += g[o + k] = Math.exp(raw[o + k]! - max);
       for (let k = 0; k < outputs; k++) {
-        const p = Math.exp(raw[o + k]! - max) / sum;
+        const p = g[o + k]! / sum;
         g[o + k] = p - (y[i] === k ? 1 : 0);
         h[o + k] = Math.max(p * (1 - p), 1e-16);
       }

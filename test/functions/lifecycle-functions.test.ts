@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { defineModel } from '../../shared/registry/define-model';
 import { retrain } from '../../shared/training/retrain';
-import { drainRetrainRequests } from '../support/queue';
-import { dropFile, separableCsv, testStack, uniqueModel, type TestStack } from '../support/stack';
+import { testStack, type TestStack, modelWithTwoVersions } from '../support/stack';
 
 /** The lifecycle routes as Azure calls them, against the real registry the functions' services use. */
 let handlers: {
@@ -28,16 +26,6 @@ beforeAll(async () => {
   };
 });
 
-async function modelWithTwoVersions(): Promise<string> {
-  const model = uniqueModel('http-ops');
-  await defineModel(stack, model, { task: 'classification', target: 'label' });
-  await dropFile(stack, model, 'data.csv', separableCsv(80));
-  const [request] = (await drainRetrainRequests(stack.storageConnection, stack.queueName)).filter((r) => r.model === model);
-  const deps = { ...stack, timeBudgetSeconds: 60, holdoutFraction: 0.2 };
-  await retrain(deps, request!);
-  await retrain(deps, { ...request!, key: `${request!.key}:again` });
-  return model;
-}
 
 function request(method: string, params: Record<string, string>, body?: string, headers: Record<string, string> = {}): HttpRequest {
   return new HttpRequest({
@@ -56,7 +44,7 @@ async function call(handler: (r: HttpRequest, c: InvocationContext) => Promise<H
 
 describe('PUT /models/{model}/aliases/{alias}', () => {
   it('promotes, answers with where the aliases point and an ETag, and refuses a stale If-Match with 409', async () => {
-    const model = await modelWithTwoVersions();
+    const model = await modelWithTwoVersions(stack, 'http-ops');
     const promoted = await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, '{"version": 2, "reason": "better on last week"}', { 'x-ms-client-principal-name': 'alice' }));
     expect(promoted).toMatchObject({ status: 200, body: { version: 2, aliases: { production: 2, challenger: 2 }, move: { from: 1, to: 2, by: 'user:alice', reason: 'better on last week' } } });
     const etag = promoted.headers!.etag!;
@@ -69,7 +57,7 @@ describe('PUT /models/{model}/aliases/{alias}', () => {
   });
 
   it('answers bad input with a 4xx and a code', async () => {
-    const model = await modelWithTwoVersions();
+    const model = await modelWithTwoVersions(stack, 'http-ops');
     expect(await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, '{"version": 0}'))).toMatchObject({ status: 400, body: { code: 'InvalidInput', problems: [{ path: ['version'] }] } });
     expect(await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, 'nope'))).toMatchObject({ status: 400, body: { code: 'InvalidInput' } });
     expect(await call(handlers.setAlias, request('PUT', { model, alias: 'production' }, '{"version": 7}'))).toMatchObject({ status: 404, body: { code: 'VersionNotFound' } });
@@ -79,7 +67,7 @@ describe('PUT /models/{model}/aliases/{alias}', () => {
 
 describe('DELETE /models/{model}/aliases/{alias}', () => {
   it('removes the alias, then answers 404 for it', async () => {
-    const model = await modelWithTwoVersions();
+    const model = await modelWithTwoVersions(stack, 'http-ops');
     expect(await call(handlers.deleteAlias, request('DELETE', { model, alias: 'challenger' }))).toMatchObject({ status: 200, body: { aliases: { production: 1 }, move: { from: 2, to: null } } });
     expect(await call(handlers.deleteAlias, request('DELETE', { model, alias: 'challenger' }))).toMatchObject({ status: 404, body: { code: 'VersionNotFound' } });
   });
@@ -87,7 +75,7 @@ describe('DELETE /models/{model}/aliases/{alias}', () => {
 
 describe('GET /models/{model}/versions/{version}', () => {
   it('shows the lineage of a version', async () => {
-    const model = await modelWithTwoVersions();
+    const model = await modelWithTwoVersions(stack, 'http-ops');
     const reply = await call(handlers.getVersion, new HttpRequest({ method: 'GET', url: `http://localhost:7071/models/${model}/versions/2`, params: { model, version: '2' } }));
     expect(reply).toMatchObject({ status: 200, body: { version: 2, lineage: { source: 'trained', run: { status: 'succeeded' }, datasets: [{ status: 'accepted' }], aliasMoves: [{ alias: 'challenger', to: 2 }] } } });
   });

@@ -74,3 +74,18 @@ export async function dropFile(stack: TestStack, model: string, file: string, te
   await stack.blobs.write('datasets', `${model}/${file}`, text);
   return ingestDrop({ ...stack, maxDropBytes: 64 * 1024 * 1024 }, { model, file, bytes: Buffer.from(text) });
 }
+
+/** A model with versions 1 (production) and 2 (challenger), trained for real. */
+export async function modelWithTwoVersions(stack: TestStack, prefix: string): Promise<string> {
+  const { defineModel } = await import('../../shared/registry/define-model');
+  const { retrain } = await import('../../shared/training/retrain');
+  const { drainRetrainRequests } = await import('./queue');
+  const model = uniqueModel(prefix);
+  await defineModel(stack, model, { task: 'classification', target: 'label' });
+  await dropFile(stack, model, 'data.csv', separableCsv(80));
+  const [request] = (await drainRetrainRequests(stack.storageConnection, stack.queueName)).filter((r) => r.model === model);
+  const deps = { ...stack, timeBudgetSeconds: 60, holdoutFraction: 0.2 };
+  await retrain(deps, request!);
+  await retrain(deps, { ...request!, key: `${request!.key}:again` });
+  return model;
+}

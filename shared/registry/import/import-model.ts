@@ -87,8 +87,9 @@ export async function importModel(deps: ImportDeps, input: { model: string; file
   const refuse = async (refusals: Refusal[], extra: Partial<ImportReport> = {}): Promise<ImportOutcome> => {
     const report: ImportReport = { ...base, status: 'refused', refusals, ...extra };
     await deps.blobs.writeJson(CONTAINERS.modelsIncoming, importReportPath(model, file), report);
-    await deps.registry.upsertRun({ ...run, status: 'failed', message: refusals.map((r) => `${r.where}: ${r.message}`).join('; '), finishedAt: new Date().toISOString() });
-    deps.log.warn(`Refused models-incoming/${model}/${file}: ${refusals.map((r) => `${r.where}: ${r.message}`).join('; ')}`);
+    const why = refusals.map((r) => `${r.where}: ${r.message}`).join('; ');
+    await deps.registry.upsertRun({ ...run, status: 'failed', message: why, finishedAt: new Date().toISOString() });
+    deps.log.warn(`Refused models-incoming/${model}/${file}: ${why}`);
     return { kind: 'refused', report };
   };
   let run: RunDocument = {

@@ -1,12 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONTAINERS } from '../../../shared/platform/blob-store';
 import { deleteAliasByOperator, moveAlias, setAliasByOperator } from '../../../shared/registry/aliases';
-import { defineModel } from '../../../shared/registry/define-model';
 import { aliasRecordSchema } from '../../../shared/registry/durable-record';
 import { versionLineage } from '../../../shared/registry/lineage';
 import { retrain } from '../../../shared/training/retrain';
-import { drainRetrainRequests } from '../../support/queue';
-import { dropFile, separableCsv, testStack, uniqueModel, type TestStack } from '../../support/stack';
+import { testStack, uniqueModel, type TestStack, modelWithTwoVersions } from '../../support/stack';
 
 let stack: TestStack;
 
@@ -14,17 +12,6 @@ beforeAll(async () => {
   stack = await testStack();
 });
 
-/** A model with versions 1 (production) and 2 (challenger), trained for real. */
-async function modelWithTwoVersions(prefix: string): Promise<string> {
-  const model = uniqueModel(prefix);
-  await defineModel(stack, model, { task: 'classification', target: 'label' });
-  await dropFile(stack, model, 'data.csv', separableCsv(80));
-  const [request] = (await drainRetrainRequests(stack.storageConnection, stack.queueName)).filter((r) => r.model === model);
-  const deps = { ...stack, timeBudgetSeconds: 60, holdoutFraction: 0.2 };
-  await retrain(deps, request!);
-  await retrain(deps, { ...request!, key: `${request!.key}:again` });
-  return model;
-}
 
 async function blobMoves(model: string) {
   return aliasRecordSchema.parse((await stack.blobs.readJson(CONTAINERS.models, `${model}/aliases.json`))!.value);
@@ -32,7 +19,7 @@ async function blobMoves(model: string) {
 
 describe('operators moving aliases', () => {
   it('promotes and rolls back, recording who, when, from which version and why', async () => {
-    const model = await modelWithTwoVersions('ops');
+    const model = await modelWithTwoVersions(stack, 'ops');
     const promoted = await setAliasByOperator(stack, { model, alias: 'production', operator: 'alice@contoso.com' }, { version: 2, reason: 'challenger won the A/B test' });
     expect(promoted).toMatchObject({
       model,
@@ -61,7 +48,7 @@ describe('operators moving aliases', () => {
   });
 
   it('lets one of two concurrent promotions from the same state win; the other gets Conflict and changes nothing', async () => {
-    const model = await modelWithTwoVersions('race');
+    const model = await modelWithTwoVersions(stack, 'race');
     const seen = (await stack.registry.getModel(model))!._etag!;
     const results = await Promise.allSettled([
       setAliasByOperator(stack, { model, alias: 'production', operator: 'alice', ifMatch: seen }, { version: 2 }),
@@ -83,7 +70,7 @@ describe('operators moving aliases', () => {
   });
 
   it('keeps the record consistent when two promotions race without If-Match', async () => {
-    const model = await modelWithTwoVersions('race2');
+    const model = await modelWithTwoVersions(stack, 'race2');
     const before = (await stack.registry.listAliasMoves(model)).length;
     const results = await Promise.allSettled([
       setAliasByOperator(stack, { model, alias: 'production', operator: 'alice' }, { version: 2 }),
@@ -98,7 +85,7 @@ describe('operators moving aliases', () => {
   });
 
   it('removes an alias, and refuses one that does not exist, a bad body and an unregistered version', async () => {
-    const model = await modelWithTwoVersions('remove');
+    const model = await modelWithTwoVersions(stack, 'remove');
     expect(await deleteAliasByOperator(stack, { model, alias: 'challenger', operator: 'admin' })).toMatchObject({ version: null, aliases: { production: 1 }, move: { from: 2, to: null } });
     await expect(deleteAliasByOperator(stack, { model, alias: 'challenger', operator: 'admin' })).rejects.toMatchObject({ code: 'VersionNotFound', message: /no alias "challenger"; its aliases are: production/ });
     await expect(setAliasByOperator(stack, { model, alias: 'production', operator: 'admin' }, { version: 'two' })).rejects.toMatchObject({ code: 'InvalidInput', message: /version/ });
@@ -110,7 +97,7 @@ describe('operators moving aliases', () => {
 
 describe('lineage', () => {
   it('leads from a version to its run, its datasets with their reports, and its alias moves', async () => {
-    const model = await modelWithTwoVersions('lineage');
+    const model = await modelWithTwoVersions(stack, 'lineage');
     const version = (await stack.registry.getVersion(model, 2))!;
     const lineage = await versionLineage(stack.registry, version);
     expect(lineage).toMatchObject({
