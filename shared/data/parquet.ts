@@ -13,13 +13,16 @@ import { ValueColumn, type DropTable } from './drop-table';
  */
 export function parseParquet(bytes: Uint8Array, file = 'the file'): DropTable {
   let metadata;
+  let tree;
   try {
     metadata = parquetMetadata(bytes);
+    // A damaged footer can decode into a schema list that does not hold together; hyparquet then
+    // throws a TypeError while building the tree, which is the same "not readable" for the user.
+    tree = parquetSchema(metadata);
   } catch (err) {
     throw new ModelloopError('UnsupportedFormat', `${file} is not a readable Parquet file: ${ensureError(err).message}.`);
   }
   const rowCount = Number(metadata.num_rows);
-  const tree = parquetSchema(metadata);
   const header = tree.children.map((child) => child.element.name);
   const nested = tree.children.filter((child) => child.children.length > 0).map((child) => child.element.name);
   if (nested.length) {
