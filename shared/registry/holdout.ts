@@ -1,9 +1,9 @@
 import * as ort from 'onnxruntime-node';
-import { checkTable, type ColumnValues, type DataContract } from '../data/data-contract';
+import type { ColumnValues, DataContract } from '../data/data-contract';
 import type { ModelDefinition } from '../data/model-definition';
-import { readDrop } from '../data/read-drop';
 import { classificationMetrics, regressionMetrics } from '../training/metrics';
 import { splitRows } from '../training/split';
+import { assembleTable, classesOf } from '../training/train-model';
 import type { SignatureField } from './documents';
 
 /**
@@ -33,47 +33,17 @@ export interface HoldoutSource {
 }
 
 export function buildHoldout(source: HoldoutSource): Holdout {
-  const maxRows = source.definition.training?.window?.maxRows ?? Number.POSITIVE_INFINITY;
-  const parts: { columns: Record<string, ColumnValues>; target: (string | number)[] }[] = [];
-  let total = 0;
-  for (const dataset of source.datasets) {
-    if (total >= maxRows) break;
-    const checked = checkTable(readDrop(dataset.bytes, dataset.file), source.contract);
-    if (checked.missingColumns.length) continue;
-    const take = Math.min(checked.acceptedRows, maxRows - total);
-    parts.push({
-      columns: Object.fromEntries(Object.entries(checked.columns).map(([name, values]) => [name, values.slice(0, take)])),
-      target: checked.target.slice(0, take),
-    });
-    total += take;
-  }
-  const target = parts.flatMap((p) => p.target);
+  const { table } = assembleTable(source);
+  const { target, rows: total } = table;
   const classification = source.definition.task === 'classification';
-  let labels: (string | number)[] | undefined;
-  let y: Int32Array | undefined;
-  if (classification) {
-    const integers = source.contract.target.labelType === 'integer';
-    labels = integers ? [...new Set(target.map(Number))].sort((a, b) => a - b) : [...new Set(target.map(String))].sort();
-    const index = new Map(labels.map((label, k) => [String(label), k]));
-    y = Int32Array.from(target, (label) => index.get(String(integers ? Number(label) : label))!);
-  }
+  const classes = classification ? classesOf(target, source.contract.target.labelType === 'integer') : undefined;
+  const labels = classes?.labels;
+  const y = classes?.y;
   const split = splitRows(total, source.holdoutFraction, source.seed, y);
   const rows = split.evaluation;
   const columns: Record<string, ColumnValues> = {};
-  for (const [name, spec] of Object.entries(source.contract.features)) {
-    const pieces = parts.map((p) => p.columns[name]!);
-    if (spec.type === 'category' || spec.type === 'string') {
-      const all = pieces.flatMap((p) => p as (string | null)[]);
-      columns[name] = Array.from(rows, (r) => all[r] ?? null);
-    } else {
-      const all = new Float64Array(total);
-      let offset = 0;
-      for (const piece of pieces) {
-        all.set(piece as Float64Array, offset);
-        offset += piece.length;
-      }
-      columns[name] = Float64Array.from(rows, (r) => all[r]!);
-    }
+  for (const [name, all] of Object.entries(table.columns)) {
+    columns[name] = all instanceof Float64Array ? Float64Array.from(rows, (r) => all[r]!) : Array.from(rows, (r) => all[r] ?? null);
   }
   if (classification) return { rows: rows.length, columns, task: 'classification', labels: labels!, classes: Int32Array.from(rows, (r) => y![r]!) };
   return { rows: rows.length, columns, task: 'regression', values: Float64Array.from(rows, (r) => Number(target[r])) };

@@ -146,13 +146,12 @@ export function trainCandidates(job: TrainingJob, control: TrainingControl): { p
   let y: Int32Array | Float64Array;
   let split: Split;
   if (job.definition.task === 'classification') {
-    const integerLabels = job.contract.target.labelType === 'integer';
-    labels = labelsOf(table.target, integerLabels);
+    const classes = classesOf(table.target, job.contract.target.labelType === 'integer');
+    labels = classes.labels;
     if (labels.length < 2) {
       throw new TrainingError(`Classification needs at least two labels in "${job.contract.target.name}"; the accepted rows only have ${JSON.stringify(labels[0])}.`);
     }
-    const classIndex = new Map(labels.map((label, k) => [String(label), k]));
-    y = Int32Array.from(table.target, (label) => classIndex.get(String(integerLabels ? Number(label) : label))!);
+    y = classes.y;
     split = splitRows(table.rows, job.holdoutFraction, job.seed, y);
   } else {
     y = Float64Array.from(table.target as number[]);
@@ -262,7 +261,14 @@ function fitGbdtCandidate(p: Prepared): Fitted {
   return { candidate: { trainer: 'gradient-boosted-trees', params: fittedParams, metrics }, spec };
 }
 
-function assembleTable(job: TrainingJob, control: TrainingControl): { table: TrainingTable; datasets: string[] } {
+/**
+ * Reads the accepted drops (newest first, up to the window's `maxRows`) into one table. The
+ * promotion policy rebuilds the evaluation rows with it too, so both see exactly the same rows.
+ */
+export function assembleTable(
+  job: Pick<TrainingJob, 'definition' | 'contract'> & { readonly datasets: readonly { readonly datasetId?: string; readonly file: string; readonly bytes: Uint8Array }[] },
+  control: Pick<TrainingControl, 'progress'> = { progress: () => {} },
+): { table: TrainingTable; datasets: string[] } {
   const maxRows = job.definition.training?.window?.maxRows ?? Number.POSITIVE_INFINITY;
   const parts: { columns: Record<string, ColumnValues>; target: (string | number)[] }[] = [];
   const datasets: string[] = [];
@@ -276,7 +282,7 @@ function assembleTable(job: TrainingJob, control: TrainingControl): { table: Tra
       columns: Object.fromEntries(Object.entries(checked.columns).map(([name, values]) => [name, values.slice(0, take)])),
       target: checked.target.slice(0, take),
     });
-    datasets.push(dataset.datasetId);
+    if (dataset.datasetId) datasets.push(dataset.datasetId);
     rows += take;
     control.progress(`Read ${dataset.file}: ${take} rows.`);
   }
@@ -298,9 +304,11 @@ function assembleTable(job: TrainingJob, control: TrainingControl): { table: Tra
   return { table: { rows, columns, target: parts.flatMap((p) => p.target) }, datasets };
 }
 
-function labelsOf(target: readonly (string | number)[], integers: boolean): (string | number)[] {
-  if (integers) return [...new Set(target.map(Number))].sort((a, b) => a - b);
-  return [...new Set(target.map(String))].sort();
+/** The labels, sorted as every model stores them, and each row's class index. */
+export function classesOf(target: readonly (string | number)[], integers: boolean): { labels: (string | number)[]; y: Int32Array } {
+  const labels = integers ? [...new Set(target.map(Number))].sort((a, b) => a - b) : [...new Set(target.map(String))].sort();
+  const index = new Map(labels.map((label, k) => [String(label), k]));
+  return { labels, y: Int32Array.from(target, (label) => index.get(String(integers ? Number(label) : label))!) };
 }
 
 function inputField(feature: PipelineFeature, contract: DataContract): SignatureField {
