@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,7 +38,9 @@ import { sessionOptions } from '../shared/serving/model-cache';
  * the GBDT) and the import time of the scoring function's module graph. Writes its section of
  * docs/benchmarks.md and keeps the others.
  *
- * Run: `npx tsc -p tsconfig.json && node dist/bench/serving.js` (`--quick` for shorter runs).
+ * Run: `npx tsc -p tsconfig.json && node dist/bench/serving.js` (`--quick` for shorter runs;
+ * `--cold-start [--runs N] [--against DIR [--against-label TEXT]] [--cpu-prof DIR]` for the cold start alone:
+ * against another checkout's build, started in the same rounds, and with a CPU profile of one start).
  */
 const root = resolve(__dirname, '..', '..');
 const quick = process.argv.includes('--quick');
@@ -159,23 +161,25 @@ async function registerGbdt(blobs: BlobStore, registry: CosmosRegistry, model: s
 
 type Env = Record<string, string>;
 
-/** `--host`: the local Functions host only (the parent runs the emulators), logging errors only, as a load test wants. */
-async function runHostChild(): Promise<void> {
-  const started = performance.now();
-  const { FunctionsHost } = await import('../host/functions-host');
-  const host = new FunctionsHost({
-    scriptRoot: root,
-    port: Number(process.env.BENCH_PORT),
-    storageConnection: process.env.AzureWebJobsStorage,
-    hostId: `bench-${randomBytes(4).toString('hex')}`,
-    localSettings: false,
-    log: (entry) => {
-      if (entry.level === 'error' || entry.level === 'critical') process.stderr.write(`${entry.message}\n`);
-    },
-  });
-  await host.load();
-  await host.start();
-  process.stdout.write(`READY ${host.url} ${(performance.now() - started).toFixed(1)}\n`);
+/**
+ * `--host` children: the local Functions host only (the parent runs the emulators), logging errors only,
+ * as a load test wants. An inline script, not this file, so a cold start loads what a host loads and
+ * nothing of the bench (autocannon, the model generator).
+ */
+function hostChildScript(appRoot: string): string {
+  return `const started = performance.now();
+const { FunctionsHost } = require(${JSON.stringify(join(appRoot, 'dist', 'host', 'functions-host.js'))});
+const host = new FunctionsHost({
+  scriptRoot: ${JSON.stringify(appRoot)},
+  port: Number(process.env.BENCH_PORT),
+  storageConnection: process.env.AzureWebJobsStorage,
+  hostId: 'bench-' + require('node:crypto').randomBytes(4).toString('hex'),
+  localSettings: false,
+  log: (entry) => { if (entry.level === 'error' || entry.level === 'critical') process.stderr.write(entry.message + '\\n'); },
+});
+host.load().then(() => host.start()).then(() => process.stdout.write('READY ' + host.url + ' ' + (performance.now() - started).toFixed(1) + '\\n'));
+// A graceful stop, so that --cpu-prof can write its profile.
+process.on('SIGTERM', () => host.stop().then(() => process.exit(0)));`;
 }
 
 /** `--baseline`: node:http, the same JSON, the same sessions called directly. */
@@ -221,10 +225,12 @@ interface Child {
   stop(): Promise<void>;
 }
 
-async function startChild(mode: '--host' | '--baseline', env: Env): Promise<Child> {
+/** `appRoot`: the build a `--host` child runs (another checkout's, for `--against`). */
+async function startChild(mode: '--host' | '--baseline', env: Env, nodeOptions: string[] = [], appRoot = root): Promise<Child> {
   const port = await freePort();
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [__filename, mode], { cwd: root, env: { ...process.env, ...env, BENCH_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = mode === '--host' ? [...nodeOptions, '-e', hostChildScript(appRoot)] : [...nodeOptions, __filename, mode];
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env, BENCH_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   const url = await new Promise<string>((done, fail) => {
@@ -291,6 +297,73 @@ async function throughput(url: string, body: string, connections: number, second
 
 const ms = (v: number): string => (v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const rps = (v: number): string => v.toFixed(0);
+
+/**
+ * Cold start: process start → first answered prediction of the ~1 MB GBDT (loaded from blob storage
+ * on that request), COLD_RUNS times; and the import time of functions/score.js and everything it
+ * requires, in a fresh process each time. With `profileDir`, one more start runs under `--cpu-prof`.
+ */
+interface ColdStartOptions {
+  readonly common: Env;
+  readonly path: string;
+  readonly body: string;
+  readonly children: Child[];
+  readonly log: (line: string) => void;
+  /** @default COLD_RUNS */
+  readonly runs?: number;
+  /** The build to start. @default this checkout */
+  readonly appRoot?: string;
+  readonly profileDir?: string | undefined;
+}
+
+async function coldStarts(options: ColdStartOptions) {
+  const { common, path, body, children, log, runs = COLD_RUNS, appRoot = root, profileDir } = options;
+  const cold: number[] = [];
+  const hostReady: number[] = [];
+  const firstAnswer = async (child: Child): Promise<void> => {
+    for (;;) {
+      const reply = await fetch(`${child.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).catch(() => undefined);
+      if (reply?.status === 200) return;
+      if (reply) throw new Error(`${path} answered ${reply.status}: ${await reply.text()}`);
+    }
+  };
+  for (let run = 0; run < runs; run++) {
+    const spawnedAt = performance.now();
+    const child = await startChild('--host', common, [], appRoot);
+    children.push(child);
+    hostReady.push(child.startMs);
+    await firstAnswer(child);
+    cold.push(performance.now() - spawnedAt);
+    await child.stop();
+    log(`cold start${appRoot === root ? '' : ` (${appRoot})`}: ${ms(cold.at(-1)!)} ms (host listening after ${ms(child.startMs)} ms)`);
+  }
+  if (profileDir) {
+    const child = await startChild('--host', common, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`], appRoot);
+    children.push(child);
+    await firstAnswer(child);
+    await new Promise<void>((done) => {
+      child.process.once('exit', () => done());
+      child.process.kill('SIGTERM');
+    });
+    log(`CPU profile of one cold start written to ${profileDir}`);
+  }
+
+  const imports: number[] = [];
+  const probe = `const core = require(${JSON.stringify(join(appRoot, 'dist', 'host', 'core-api.js'))});` +
+    'const receiver = { registerFunction() {}, registerHook() { return { dispose() {} }; }, systemLog() {} };' +
+    `const t = process.hrtime.bigint(); core.loadWithCoreApi(receiver, () => require(${JSON.stringify(join(appRoot, 'dist', 'functions', 'score.js'))}));` +
+    `process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
+  for (let run = 0; run < runs; run++) {
+    const out = await new Promise<string>((done) => {
+      const child = spawn(process.execPath, ['-e', probe], { cwd: root, env: { ...process.env, ...common }, stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
+      child.once('exit', () => done(text));
+    });
+    imports.push(Number(out));
+  }
+  return { cold, hostReady, imports };
+}
 
 // ---------------------------------------------------------------- the run
 
@@ -386,38 +459,7 @@ async function main(): Promise<void> {
       await child.stop();
     }
 
-    // Cold start: process start → first answered prediction of the ~1 MB GBDT (loaded from blob storage on that request).
-    const cold: number[] = [];
-    const hostReady: number[] = [];
-    for (let run = 0; run < COLD_RUNS; run++) {
-      const spawnedAt = performance.now();
-      const child = await startChild('--host', common);
-      children.push(child);
-      hostReady.push(child.startMs);
-      for (;;) {
-        const reply = await fetch(`${child.url}${paths.gbdt}`, { method: 'POST', body: bodies.gbdt, headers: { 'content-type': 'application/json' } }).catch(() => undefined);
-        if (reply?.status === 200) break;
-      }
-      cold.push(performance.now() - spawnedAt);
-      await child.stop();
-      log(`cold start ${run + 1}/${COLD_RUNS}: ${ms(cold.at(-1)!)} ms (host listening after ${ms(child.startMs)} ms)`);
-    }
-
-    // Import time of functions/score.js and everything it requires, in a fresh process each time.
-    const imports: number[] = [];
-    const probe = `const core = require(${JSON.stringify(join(root, 'dist', 'host', 'core-api.js'))});` +
-      'const receiver = { registerFunction() {}, registerHook() { return { dispose() {} }; }, systemLog() {} };' +
-      `const t = process.hrtime.bigint(); core.loadWithCoreApi(receiver, () => require(${JSON.stringify(join(root, 'dist', 'functions', 'score.js'))}));` +
-      `process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
-    for (let run = 0; run < COLD_RUNS; run++) {
-      const out = await new Promise<string>((done) => {
-        const child = spawn(process.execPath, ['-e', probe], { cwd: root, env: { ...process.env, ...common }, stdio: ['ignore', 'pipe', 'inherit'] });
-        let text = '';
-        child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
-        child.once('exit', () => done(text));
-      });
-      imports.push(Number(out));
-    }
+    const { cold, hostReady, imports } = await coldStarts({ common, path: paths.gbdt, body: bodies.gbdt, children, log });
 
     const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
     writeReport({ baseline, batched, unbatched, sweep, cold, hostReady, imports, median, gbdtBytes: gbdt.bytes.byteLength, trainer: churnVersion.trainer });
@@ -445,6 +487,148 @@ interface Report {
   gbdtBytes: number;
   trainer: string;
 }
+
+/**
+ * `--cold-start [--runs N] [--against DIR] [--cpu-prof DIR]`: the cold start alone (a minute, not the
+ * whole load run), beside its floor and, with `--against`, another build of the app (a checkout
+ * without the change under test), all measured in the same rounds — a bare Node process that loads ONNX Runtime, creates the session
+ * from the same file and answers one HTTP request. Writes its own section of docs/benchmarks.md.
+ */
+async function coldStartOnly(): Promise<void> {
+  const argument = (name: string): string | undefined => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? process.argv[at + 1] : undefined;
+  };
+  const profileDir = process.argv.includes('--cpu-prof') ? resolve(argument('--cpu-prof') ?? 'cpu-profiles') : undefined;
+  const against = argument('--against') !== undefined ? resolve(argument('--against')!) : undefined;
+  const againstLabel = argument('--against-label') ?? 'another build';
+  const runs = Number(argument('--runs') ?? COLD_RUNS);
+  if (against && !existsSync(join(against, 'dist', 'host', 'functions-host.js'))) throw new Error(`--against ${against}: no dist/host/functions-host.js there; build it first.`);
+  const [azurite, cosmos] = await Promise.all([startAzurite(), startCosmos()]);
+  const work = mkdtempSync(join(tmpdir(), 'modelloop-bench-cold-'));
+  const common: Env = {
+    AzureWebJobsStorage: azurite.connectionString,
+    COSMOS_ENDPOINT: cosmos.endpoint,
+    COSMOS_KEY: COSMOS_EMULATOR_KEY,
+    COSMOS_DATABASE: 'modelloop',
+    COSMOS_CONTAINER: 'registry',
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+  };
+  const children: Child[] = [];
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  try {
+    const blobs = new BlobStore(azurite.connectionString);
+    await blobs.ensureContainers();
+    const registry = new CosmosRegistry({ endpoint: cosmos.endpoint, key: COSMOS_EMULATOR_KEY, database: 'modelloop', container: 'registry' });
+    await registry.initialise();
+    const gbdt = gbdtModel();
+    await registerGbdt(blobs, registry, 'gbdt', gbdt);
+    const random = mulberry32(7);
+    const body = JSON.stringify({ instances: [Object.fromEntries(gbdt.inputs.map((f) => [f.name, Number((random() * 2 - 1).toFixed(3))]))] });
+
+    const modelFile = join(work, 'gbdt.onnx');
+    writeFileSync(modelFile, gbdt.bytes);
+    // Rounds interleave the floor, the other build (--against) and this one, so that a machine whose
+    // load drifts during the run weighs on all of them alike.
+    const floor: number[] = [];
+    const other = { cold: [] as number[], hostReady: [] as number[], imports: [] as number[] };
+    const own = { cold: [] as number[], hostReady: [] as number[], imports: [] as number[] };
+    for (let round = 0; round < runs; round++) {
+      floor.push(await bareColdStart(modelFile, body));
+      if (against) {
+        const measured = await coldStarts({ common, path: '/models/gbdt/predict', body, children, log, runs: 1, appRoot: against });
+        for (const key of ['cold', 'hostReady', 'imports'] as const) other[key].push(...measured[key]);
+      }
+      const measured = await coldStarts({ common, path: '/models/gbdt/predict', body, children, log, runs: 1, profileDir: round === runs - 1 ? profileDir : undefined });
+      for (const key of ['cold', 'hostReady', 'imports'] as const) own[key].push(...measured[key]);
+    }
+    log(`floor (bare node:http + ONNX Runtime): ${floor.map(ms).join(', ')} ms`);
+
+    const m = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+    const range = (xs: number[]): string => `${ms(Math.min(...xs))}–${ms(Math.max(...xs))} ms`;
+    const rows = (label: string, r: typeof own, versus?: typeof own): string[] => [
+      `| ${label}: process start → first answered prediction | ${ms(m(r.cold))} ms | ${range(r.cold)} | ${(m(r.cold) / m(floor)).toFixed(2)} |${versus ? ` ${(m(r.cold) / m(versus.cold)).toFixed(2)} |` : ''}`,
+      `| ${label}: process start → host listening | ${ms(m(r.hostReady))} ms | ${range(r.hostReady)} | |${versus ? ` ${(m(r.hostReady) / m(versus.hostReady)).toFixed(2)} |` : ''}`,
+      `| ${label}: import of \`functions/score.js\` and its module graph | ${ms(m(r.imports))} ms | ${range(r.imports)} | |${versus ? ` ${(m(r.imports) / m(versus.imports)).toFixed(2)} |` : ''}`,
+    ];
+    const previous = previousColdStart();
+    writeSection(COLD_SECTION, [
+      `Measured by \`node dist/bench/serving.js --cold-start${against ? ' --against <build>' : ''}${runs !== COLD_RUNS ? ` --runs ${runs}` : ''}\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},`,
+      `${cpus().length} cores; load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min). Each start is a fresh`,
+      'process; the emulators (Azurite, the Cosmos server) run in the parent and are already up, as Storage and Cosmos DB are in Azure.',
+      `The model is the generated ${TREES}-tree GBDT (${(gbdt.bytes.byteLength / 1e6).toFixed(2)} MB), read from blob storage on the first request.`,
+      'Floor: a bare Node process that requires onnxruntime-node, creates the session from the same file on disk and answers one',
+      'HTTP request with it: what any Node server needs before its first ONNX prediction.',
+      ...(against ? [`Against: the same tree built without this change (${againstLabel}), started in the same rounds.`] : []),
+      '',
+      `| measure | median of ${runs} | min–max | ÷ floor |${against ? ' ÷ against |' : ''}`,
+      `|---|---|---|---|${against ? '---|' : ''}`,
+      `| floor: bare node:http + ONNX Runtime, process start → first answer | ${ms(m(floor))} ms | ${range(floor)} | 1.00 |${against ? ' |' : ''}`,
+      ...(against ? rows('against', other, other) : []),
+      ...rows('host', own, against ? other : undefined),
+      ...(previous ? ['', `The run before this one (same command; its own conditions): ${previous}.`] : []),
+    ].join('\n'));
+    log(`Wrote the "${COLD_SECTION}" section of docs/benchmarks.md.`);
+  } finally {
+    for (const child of children) await child.stop();
+    await Promise.all([azurite.stop(), cosmos.stop()]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The floor of a cold start: process start → first answer of a bare node:http server around one ONNX Runtime session. */
+async function bareColdStart(modelFile: string, body: string): Promise<number> {
+  const script = `const ort = require('onnxruntime-node');
+const http = require('node:http');
+ort.InferenceSession.create(require('node:fs').readFileSync(${JSON.stringify(modelFile)})).then((session) => {
+  http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const row = JSON.parse(Buffer.concat(chunks).toString()).instances[0];
+      const feeds = {};
+      for (const name of session.inputNames) feeds[name] = new ort.Tensor('float32', Float32Array.of(Number(row[name])), [1, 1]);
+      session.run(feeds).then((out) => res.end(JSON.stringify({ predictions: Array.from(out.label.data, Number) })));
+    });
+  }).listen(Number(process.env.BENCH_PORT), '127.0.0.1', () => process.stdout.write('READY\\n'));
+});`;
+  const port = await freePort();
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, BENCH_PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((done, fail) => {
+      child.stdout!.on('data', (c: Buffer) => (c.toString().includes('READY') ? done() : undefined));
+      child.once('exit', (code) => fail(new Error(`the bare server exited with ${code}`)));
+    });
+    const reply = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body });
+    if (reply.status !== 200) throw new Error(`the bare server answered ${reply.status}`);
+    await reply.text();
+    return performance.now() - spawnedAt;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** The previous run's figures from this section of docs/benchmarks.md, so each run shows the one before it. */
+function previousColdStart(): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(root, 'docs', 'benchmarks.md'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const section = text.slice(text.indexOf(`## ${COLD_SECTION}`));
+  if (!section.startsWith('## ')) return undefined;
+  const date = / on (\d{4}-\d{2}-\d{2}),/.exec(section)?.[1];
+  const load = /load average when the run ended: ([\d., ]+) \(1, 5, 15 min\)/.exec(section)?.[1];
+  const floor = /\| floor: [^|]*\| ([\d.]+ ms) \|/.exec(section)?.[1];
+  const host = /\| host: process start → first answered prediction \| ([\d.]+ ms) \|/.exec(section)?.[1];
+  const listening = /\| (?:of which|host): process start → host listening \| ([\d.]+ ms) \|/.exec(section)?.[1];
+  if (!host || !floor) return undefined;
+  return `${date ?? 'undated'}, load average ${load ?? 'unknown'}: host ${host} (listening ${listening ?? '?'}), floor ${floor}`;
+}
+
+const COLD_SECTION = 'Serving: cold start, measured alone';
 
 function writeReport(r: Report): void {
   const lines: string[] = [];
@@ -503,8 +687,15 @@ const SECTION = '## Serving: native predict under load, micro-batching, cold sta
 
 const writeAt = process.argv.indexOf('--write-gbdt');
 if (writeAt > 0) writeFileSync(process.argv[writeAt + 1] ?? 'gbdt.onnx', gbdtModel().bytes);
-else if (process.argv.includes('--host')) void runHostChild();
 else if (process.argv.includes('--baseline')) void runBaselineChild();
+else if (process.argv.includes('--cold-start'))
+  coldStartOnly().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 else
   main().then(
     () => process.exit(0),

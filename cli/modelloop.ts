@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { ApiClient, ApiError } from './api-client';
+import { readRowsFile, type Cell, type RowsFile } from './rows-file';
 
 /**
  * `modelloop`: the operators' and citizen data scientists' command line. It talks to a local
@@ -109,23 +110,42 @@ program
 
 program
   .command('predict <model>')
-  .description('score rows from a JSON file (an array of objects, or any body the API takes)')
-  .requiredOption('--file <rows.json>', 'the rows to score')
+  .description('score rows from a file: .csv (header row), .jsonl (one object per line) or .json (an array of rows, or any body the API takes)')
+  .requiredOption('--file <rows.csv|rows.jsonl|rows.json>', 'the rows to score')
   .option('--version <n>', 'score with this version instead of production')
   .option('--alias <name>', 'score with the version this alias points at')
   .action(async (model: string, options: { file: string; version?: string; alias?: string }) => {
-    const parsed: unknown = JSON.parse(await readFile(options.file, 'utf8'));
-    const body = Array.isArray(parsed) ? { instances: parsed } : parsed;
+    const file = await readRowsFile(options.file);
     const query = options.version ? `?version=${options.version}` : options.alias ? `?alias=${options.alias}` : '';
-    const reply = await client().request<{ version: number; predictions: unknown[]; probabilities?: Record<string, number>[] }>('POST', `/models/${model}/predict${query}`, body);
-    print(reply, () =>
-      `${model} version ${reply.version}\n` +
-        table(
-          ['ROW', 'PREDICTION', ...(reply.probabilities ? ['PROBABILITY'] : [])],
-          reply.predictions.map((p, i) => [String(i), String(p), ...(reply.probabilities ? [Math.max(...Object.values(reply.probabilities[i]!)).toFixed(3)] : [])]),
-        ),
-    );
+    const reply = await client().request<{ version: number; predictions: unknown[]; probabilities?: Record<string, number>[] }>('POST', `/models/${model}/predict${query}`, file.body);
+    print(reply, () => `${model} version ${reply.version}\n` + predictionTable(file, reply));
   });
+
+/** Input columns shown beside each prediction, at most; the rest are named under the table. */
+const SHOWN_COLUMNS = 6;
+
+function predictionTable(file: RowsFile, reply: { predictions: unknown[]; probabilities?: Record<string, number>[] }): string {
+  const shown = file.columns.slice(0, SHOWN_COLUMNS);
+  const header = [file.whereLabel, ...shown.map((c) => c.toUpperCase()), 'PREDICTION', ...(reply.probabilities ? ['PROBABILITY'] : [])];
+  const rows = reply.predictions.map((prediction, i) => {
+    const probabilities = reply.probabilities?.[i];
+    const top = probabilities ? Math.max(...Object.values(probabilities)) : undefined;
+    return [
+      String(file.where[i] ?? i + 1),
+      ...shown.map((_, c) => cellText(file.rows[i]?.[c])),
+      String(prediction),
+      ...(reply.probabilities ? [top === undefined ? '-' : top.toFixed(3)] : []),
+    ];
+  });
+  const hidden = file.columns.length - shown.length;
+  return table(header, rows) + (hidden > 0 ? `\n(${hidden} more input column${hidden === 1 ? '' : 's'} not shown: ${file.columns.slice(SHOWN_COLUMNS).join(', ')})` : '');
+}
+
+function cellText(cell: Cell | undefined): string {
+  if (cell === null || cell === undefined) return '-';
+  const text = String(cell);
+  return text.length > 20 ? `${text.slice(0, 19)}…` : text;
+}
 
 interface ModelSummary {
   aliases: Record<string, number>;

@@ -133,8 +133,13 @@ async function refreshDetail(reset = false) {
   if (!model) return;
   let view;
   let datasets;
+  let evaluations;
   try {
-    [view, datasets] = await Promise.all([api('GET', `/models/${model}`), maybe('GET', `/models/${model}/datasets`)]);
+    [view, datasets, evaluations] = await Promise.all([
+      api('GET', `/models/${model}`),
+      maybe('GET', `/models/${model}/datasets`),
+      maybe('GET', `/models/${model}/evaluations?limit=10`),
+    ]);
   } catch (err) {
     toast(`Could not load ${model}: ${err.message}`, 'error');
     return;
@@ -148,6 +153,7 @@ async function refreshDetail(reset = false) {
   state.view = view;
   renderSummary(detail, view);
   renderVersions(detail, view);
+  renderEvaluations(detail, evaluations?.evaluations ?? []);
   renderDrops(detail, datasets?.datasets ?? []);
   const rows = $('#try-rows', detail);
   if (!rows.value) {
@@ -241,6 +247,80 @@ function drawVersionChart(svg, caption, view) {
     svg.append(rect, value, label);
   });
   caption.textContent = `${metric} on each version's evaluation rows (filled: production)`;
+}
+
+function renderEvaluations(root, evaluations) {
+  const latest = evaluations[0];
+  const summary = slot(root, 'evaluation-summary');
+  if (latest) {
+    summary.replaceChildren(
+      el('span', { class: `status ${latest.status}`, text: latest.status }),
+      ` · v${latest.production.version} over ${formatTime(latest.windowStart)} – ${formatTime(latest.windowEnd)}`,
+      latest.retrain ? ` · retrain requested (${latest.retrain.reason})` : '',
+    );
+  } else summary.replaceChildren();
+  slot(root, 'findings').replaceChildren(...(latest?.findings ?? []).map((finding) => el('li', { text: finding })));
+  drawDriftChart(slot(root, 'drift-chart'), slot(root, 'drift-chart-caption'), latest);
+  const describeDrift = (d) => (d.status === 'measured' ? (d.drifted.length ? `drift in ${d.drifted.join(', ')} (${d.rows} rows)` : `none (${d.rows} rows)`) : d.message);
+  const describeQuality = (q) =>
+    q.status === 'measured' ? `${q.primaryMetric} ${formatMetric(q.metrics?.[q.primaryMetric])} vs ${formatMetric(q.trainingMetrics[q.primaryMetric])}${q.decayed ? ' (decay)' : ''}` : q.status.replace(/-/g, ' ');
+  slot(root, 'evaluations').replaceChildren(
+    ...evaluations.map((e) =>
+      el(
+        'tr',
+        {},
+        el('td', { text: formatTime(e.windowEnd) }),
+        el('td', {}, el('span', { class: `status ${e.status}`, text: e.status })),
+        el('td', { text: `v${e.production.version}` }),
+        el('td', { text: describeDrift(e.production.drift) }),
+        el('td', { text: describeQuality(e.production.quality) }),
+        el('td', { text: e.challenger ? `v${e.challenger.version}: ${describeQuality(e.challenger.quality)}` : '–' }),
+      ),
+    ),
+  );
+  slot(root, 'no-evaluations').hidden = evaluations.length > 0;
+}
+
+/** One bar per input (and the predictions): its drift measure in the latest window, the threshold dashed. */
+function drawDriftChart(svg, caption, evaluation) {
+  svg.replaceChildren();
+  const drift = evaluation?.production.drift;
+  const items = drift
+    ? [...Object.entries(drift.features), ...(drift.prediction ? [['(prediction)', drift.prediction]] : [])].filter(([, f]) => typeof f.value === 'number')
+    : [];
+  if (items.length === 0) {
+    svg.setAttribute('hidden', '');
+    caption.textContent = '';
+    return;
+  }
+  svg.removeAttribute('hidden');
+  const threshold = evaluation.thresholds.drift;
+  const max = Math.max(threshold * 1.5, ...items.map(([, f]) => f.value));
+  const labelWidth = 130;
+  const barSpace = 360;
+  const rowHeight = 22;
+  const width = labelWidth + barSpace + 70;
+  const height = items.length * rowHeight + 10;
+  const ns = 'http://www.w3.org/2000/svg';
+  const node = (tag, attributes, text) => {
+    const n = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attributes)) n.setAttribute(k, String(v));
+    if (text !== undefined) n.textContent = text;
+    return n;
+  };
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('aria-label', `Drift per input: ${items.map(([name, f]) => `${name} ${f.measure === 'psi' ? 'PSI' : 'JS'} ${formatMetric(f.value)}${f.drifted ? ' (drifted)' : ''}`).join(', ')}; threshold ${threshold}`);
+  items.forEach(([name, f], i) => {
+    const y = 5 + i * rowHeight;
+    svg.append(
+      node('text', { x: labelWidth - 6, y: y + 14, class: 'drift-label', 'text-anchor': 'end' }, name),
+      node('rect', { x: labelWidth, y: y + 3, width: Math.max(1, (f.value / max) * barSpace), height: rowHeight - 8, class: f.drifted ? 'drift-bar drifted' : 'drift-bar' }),
+      node('text', { x: labelWidth + (f.value / max) * barSpace + 4, y: y + 14, class: 'drift-value' }, `${formatMetric(f.value)}`),
+    );
+  });
+  const x = labelWidth + (threshold / max) * barSpace;
+  svg.append(node('line', { x1: x, x2: x, y1: 0, y2: height, class: 'threshold' }));
+  caption.textContent = `Drift of each input and of the predictions in the latest window (PSI for numbers, Jensen–Shannon distance for categories); dashed: the threshold ${threshold}, red: above it.`;
 }
 
 function renderDrops(root, datasets) {
@@ -339,6 +419,20 @@ function bindDetailForms(root) {
     } catch (err) {
       toast(`Upload failed: ${err.message}`, 'error');
     }
+  });
+  slot(root, 'evaluate-now').addEventListener('click', async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      const reply = await api('POST', `/models/${state.model}/evaluate`);
+      const evaluation = reply.evaluation;
+      toast(evaluation ? `Evaluated ${state.model}: ${evaluation.status}${evaluation.findings.length ? ` (${evaluation.findings.length} finding(s))` : ''}.` : `Nothing to evaluate: ${reply.reason ?? reply.status}`);
+    } catch (err) {
+      toast(`Could not evaluate: ${err.message}`, 'error');
+    } finally {
+      button.disabled = false;
+    }
+    await refreshDetail();
   });
   slot(root, 'try-form').addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+import type { AliasMoveDocument } from '../shared/registry/documents';
 import { httpFunction, json, readJson } from '../shared/platform/http-reply';
 import { operatorOf, setAliasByOperator } from '../shared/registry/aliases';
 
@@ -11,6 +12,9 @@ export const setAliasHandler = httpFunction(async (request, _context, services) 
     { model: request.params.model ?? '', alias: request.params.alias ?? '', operator: operatorOf(request.headers.get('x-ms-client-principal-name')), ...(ifMatch ? { ifMatch } : {}) },
     body,
   );
+  // The move's fields are the alias-move document's (loose, so typed through an index signature).
+  const move = view.move as Pick<AliasMoveDocument, 'from' | 'by'> | undefined;
+  if (move) services.telemetry.event('VersionPromoted', { model: view.model, alias: view.alias, version: view.version ?? undefined, from: move.from ?? undefined, by: move.by });
   return json(200, view, view.etag ? { etag: view.etag } : {});
 });
 

@@ -151,9 +151,8 @@ export class BlobTriggerListener {
   }
 
   async start(): Promise<void> {
-    await this.#receipts.createIfNotExists();
-    for (const container of this.#containers()) await container.client.createIfNotExists();
-    await this.#queue.start();
+    // Independent round trips on every start of the host: in parallel.
+    await Promise.all([this.#receipts.createIfNotExists(), ...this.#containers().map((container) => container.client.createIfNotExists()), this.#queue.start()]);
     this.#running = true;
     this.#scanning = this.#scanLoop();
   }

@@ -264,10 +264,14 @@ export class FunctionsHost {
       maxRequestBodyBytes: this.#options.maxRequestBodyBytes ?? (Number(process.env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT) || 104_857_600),
     });
     this.#port = await this.#http.listen(this.port, this.#options.hostname ?? '127.0.0.1');
-    for (const listener of listeners) {
+    // Each listener's start is a few storage round trips of its own (containers, queues): in parallel,
+    // so a cold start waits for the slowest, not their sum. One that fails stops the others in stop().
+    const started = await Promise.allSettled(listeners.map(async (listener) => {
       await listener.start();
       this.#listeners.push(listener);
-    }
+    }));
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
 
     if (this.#definitions.size === 0) log({ level: 'warning', category: 'Host.General', message: 'No job functions found.' });
     log({ level: 'information', category: 'Host.General', message: `Host started (hostId ${hostId}, ${enabled.length} function(s), HTTP on ${this.url}).` });

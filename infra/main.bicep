@@ -25,6 +25,9 @@ param maximumInstanceCount int = 100
 @maxValue(600)
 param trainingTimeBudgetSeconds int = 600
 
+@description('When scheduled evaluation runs (six-field NCRONTAB), and the schedule of models whose definition names none.')
+param evaluationSchedule string = '0 0 * * * *'
+
 @description('Deliveries of a retrain request before Service Bus dead-letters it (host.json maxDequeueCount matches it).')
 @minValue(1)
 param maxDeliveryCount int = 5
@@ -50,7 +53,7 @@ module identity 'modules/identity.bicep' = {
 module monitoring 'modules/monitoring.bicep' = {
   scope: rg
   name: 'monitoring'
-  params: { name: 'modelloop-${abbreviation}', location: location, tags: tags }
+  params: { name: 'modelloop-${abbreviation}', location: location, tags: tags, publisherPrincipalIds: [identity.outputs.principalId] }
 }
 
 module storage 'modules/storage.bicep' = {
@@ -107,6 +110,7 @@ module functionApp 'modules/function-app.bicep' = {
     scoringAlwaysReadyInstances: scoringAlwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
     trainingTimeBudgetSeconds: trainingTimeBudgetSeconds
+    evaluationSchedule: evaluationSchedule
     maxDeliveryCount: maxDeliveryCount
   }
 }

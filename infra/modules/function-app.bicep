@@ -16,6 +16,7 @@ param applicationInsightsConnectionString string
 param scoringAlwaysReadyInstances int
 param maximumInstanceCount int
 param trainingTimeBudgetSeconds int
+param evaluationSchedule string
 param maxDeliveryCount int
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -79,6 +80,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       ServiceBus__clientId: identityClientId
       RETRAIN_MAX_DELIVERIES: string(maxDeliveryCount)
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+      // Entra ID sign-in to ingestion, for the host's own logs and the app's telemetry alike.
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
       TRAINING_TIME_BUDGET_SECONDS: string(trainingTimeBudgetSeconds)
       HOLDOUT_FRACTION: '0.2'
       RETAIN_UNALIASED_VERSIONS: '20'
@@ -95,6 +98,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       BATCH_MAX_DELAY_MS: '0'
       INFERENCE_LOG_SAMPLE_RATE: '0.1'
       INFERENCE_LOG_FLUSH_SECONDS: '10'
+      EVALUATION_SCHEDULE: evaluationSchedule
     }
   }
 }

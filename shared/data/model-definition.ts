@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { scheduleProblem } from '../monitoring/schedule';
 import { ModelloopError, describeProblems, problemsFromZod } from '../platform/errors';
 
 /** `^[a-z0-9][a-z0-9-]{0,62}$`, from the product contract. */
@@ -35,7 +36,26 @@ export const modelDefinitionSchema = z
       .strict()
       .optional(),
     evaluation: z
-      .object({ schedule: z.string().optional(), driftThreshold: z.number().positive().optional() })
+      .object({
+        /** Six-field NCRONTAB; default: the app's EVALUATION_SCHEDULE (hourly). */
+        schedule: z
+          .string()
+          .superRefine((text, ctx) => {
+            const problem = scheduleProblem(text);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .optional(),
+        /** Drift threshold on PSI (numbers) and Jensen–Shannon distance (categories, predicted labels). @default 0.2 */
+        driftThreshold: z.number().positive().optional(),
+        /** Relative worsening of the primary metric on new labelled data that counts as decay. @default 0.1 */
+        decayThreshold: z.number().positive().optional(),
+        /** Null-rate increase, out-of-range or unseen-category rate of inference inputs that is reported as a warning. @default 0.1 */
+        dataQualityThreshold: z.number().positive().max(1).optional(),
+        /** Fewest sampled rows (drift) or labelled rows (decay) a measure needs to count; fewer make PSI noisy. @default 500 */
+        minRows: z.number().int().positive().optional(),
+        /** Whether drift or decay asks for a retrain (reason `drift` or `decay`). @default true */
+        retrain: z.boolean().optional(),
+      })
       .strict()
       .optional(),
     training: z

@@ -65,6 +65,21 @@ export class BlobStore {
     }
   }
 
+  /**
+   * The blob's content as a stream of chunks, for readers whose memory must not grow with the
+   * blob (the inference log, large drops); undefined when the blob does not exist.
+   */
+  async openRead(container: string, name: string): Promise<{ stream: NodeJS.ReadableStream; size: number; etag: string } | undefined> {
+    try {
+      const response = await this.#container(container).getBlobClient(name).download();
+      if (!response.readableStreamBody) return undefined;
+      return { stream: response.readableStreamBody, size: response.contentLength ?? 0, etag: response.etag ?? '' };
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
   async readJson(container: string, name: string): Promise<{ value: unknown; etag: string } | undefined> {
     const blob = await this.read(container, name);
     if (!blob) return undefined;
@@ -102,6 +117,15 @@ export class BlobStore {
         size: item.properties.contentLength ?? 0,
         lastModified: item.properties.lastModified ?? new Date(0),
       });
+    }
+    return out;
+  }
+
+  /** The virtual folders directly under `prefix` (which ends with `/`), each returned with its trailing `/`. */
+  async listFolders(container: string, prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const item of this.#container(container).listBlobsByHierarchy('/', { prefix })) {
+      if (item.kind === 'prefix') out.push(item.name);
     }
     return out;
   }

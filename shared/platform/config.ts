@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_EVALUATION_SCHEDULE, scheduleProblem } from '../monitoring/schedule';
 
 /**
  * Every setting modelloop reads, in one place (t3-env style): read once, validated, and a start-up
@@ -18,6 +19,17 @@ const identityKind = z.preprocess(
 const retrainTransportSchema = z.preprocess(
   (value) => (typeof value === 'string' ? emptyAsUnset(value.toLowerCase()) : value),
   z.enum(['storage', 'servicebus'], { error: 'must be "storage" or "servicebus"' }).default('storage'),
+);
+
+const evaluationScheduleSchema = z.preprocess(
+  emptyAsUnset,
+  z
+    .string()
+    .default(DEFAULT_EVALUATION_SCHEDULE)
+    .superRefine((text, ctx) => {
+      const problem = scheduleProblem(text);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
 );
 
 const settingsSchema = z.object({
@@ -48,6 +60,8 @@ const settingsSchema = z.object({
   RETRAIN_MAX_DELIVERIES: z.preprocess(emptyAsUnset, z.coerce.number().int().min(1).default(5)),
   /** Application Insights; when set, traces, events and metrics go to Azure Monitor. */
   APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
+  /** `Authorization=AAD;ClientId=<id>`: sign in to Application Insights ingestion with the managed identity (the host reads it too). */
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: optionalText,
   /** Upper bound on one training run; the model definition may ask for less. */
   TRAINING_TIME_BUDGET_SECONDS: positiveNumber(600),
   /** How long a resolved alias (e.g. `production` → 3) is reused before asking the registry again. */
@@ -80,6 +94,8 @@ const settingsSchema = z.object({
   INFERENCE_LOG_SAMPLE_RATE: fraction(0.1),
   /** Serving: how often sampled rows are written out, in seconds. */
   INFERENCE_LOG_FLUSH_SECONDS: positiveNumber(10),
+  /** Monitoring: when the evaluation timer runs (six-field NCRONTAB), and the schedule of every model without its own. */
+  EVALUATION_SCHEDULE: evaluationScheduleSchema,
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -106,6 +122,13 @@ export function retrainTransport(env: NodeJS.ProcessEnv = process.env): RetrainT
   return parsed.data;
 }
 
+/** Reads only EVALUATION_SCHEDULE: the timer's registration needs it before the other settings are checked. */
+export function evaluationSchedule(env: NodeJS.ProcessEnv = process.env): string {
+  const parsed = evaluationScheduleSchema.safeParse(env.EVALUATION_SCHEDULE);
+  if (!parsed.success) throw new ConfigError(`modelloop cannot start; EVALUATION_SCHEDULE ${parsed.error.issues[0]?.message ?? 'is not valid'}.`);
+  return parsed.data;
+}
+
 export interface Config {
   /** The storage connection string; empty when storage is identity-based (see `storage`). */
   readonly storageConnection: string;
@@ -117,6 +140,8 @@ export interface Config {
     readonly maxDeliveries: number;
   };
   readonly applicationInsightsConnectionString?: string | undefined;
+  /** `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`: Entra ID sign-in for ingestion, when set. */
+  readonly applicationInsightsAuthenticationString?: string | undefined;
   /** `key` for the emulator (or a key-based account); otherwise `identity`. */
   readonly cosmos: {
     readonly endpoint: string;
@@ -138,6 +163,8 @@ export interface Config {
     readonly microBatching: { readonly enabled: boolean; readonly maxRows: number; readonly maxDelayMs: number };
     readonly inferenceLog: { readonly sampleRate: number; readonly flushSeconds: number };
   };
+  /** The schedule of models whose definition names none (and of the evaluation timer). */
+  readonly evaluationSchedule: string;
 }
 
 export class ConfigError extends Error {
@@ -183,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDeliveries: s.RETRAIN_MAX_DELIVERIES,
     },
     applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    applicationInsightsAuthenticationString: s.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
     cosmos: {
       endpoint: s.COSMOS_ENDPOINT,
       key: s.COSMOS_KEY,
@@ -204,5 +232,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       microBatching: { enabled: s.MICRO_BATCHING === 'true', maxRows: s.BATCH_MAX_ROWS, maxDelayMs: s.BATCH_MAX_DELAY_MS },
       inferenceLog: { sampleRate: s.INFERENCE_LOG_SAMPLE_RATE, flushSeconds: s.INFERENCE_LOG_FLUSH_SECONDS },
     },
+    evaluationSchedule: s.EVALUATION_SCHEDULE,
   };
 }

@@ -40,11 +40,11 @@ export function getServices(): Promise<Services> {
 
 async function createServices(log: Logger): Promise<Services> {
   const config = loadConfig();
-  const telemetry = startTelemetry(config.applicationInsightsConnectionString, log);
+  const telemetry = startTelemetry({ connectionString: config.applicationInsightsConnectionString, authenticationString: config.applicationInsightsAuthenticationString }, log);
   const blobs = new BlobStore(config.storage.kind === 'connectionString' ? config.storage.connectionString : new BlobServiceClient(config.storage.blobServiceUri, credentialOf(config.storage.identity)));
   const registry = new CosmosRegistry({ ...config.cosmos, credential: config.cosmos.identity && credentialOf(config.cosmos.identity) });
-  await blobs.ensureContainers();
-  const fresh = await registry.initialise();
+  // Independent round trips (containers, database and container), so in parallel: they are on every cold start's path.
+  const [, fresh] = await Promise.all([blobs.ensureContainers(), registry.initialise()]);
   if (fresh) await rebuildRegistry(blobs, registry, (message) => log.info(message));
   return {
     config,

@@ -1,13 +1,16 @@
-import { metrics, type Histogram } from '@opentelemetry/api';
-import { logs, type Logger as OtelLogger } from '@opentelemetry/api-logs';
+import type { TokenCredential } from '@azure/identity';
+import type { Histogram } from '@opentelemetry/api';
+import type { Logger as OtelLogger } from '@opentelemetry/api-logs';
 import { consoleLogger, type Logger } from './logger';
 
 /** The product events operators chart and alert on. */
 export type TelemetryEvent =
   /** A training run ended: `model`, `status` (registered / failed / skipped), `version`, `seconds`. */
   | 'TrainingFinished'
-  /** An alias moved to a version: `model`, `alias`, `version`, `by`. */
+  /** An alias moved to a version: `model`, `alias`, `version`, `from`, `by`. */
   | 'VersionPromoted'
+  /** An operator removed an alias (a request naming it is refused from then on): `model`, `alias`, `from`, `by`. */
+  | 'AliasRemoved'
   /** Drift or decay crossed its threshold: `model`, `version`, `metric`, `value`, `threshold`. */
   | 'DriftAlert'
   /** A retrain request failed its last delivery and is parked: `model`, `key`, `reason`. */
@@ -78,7 +81,9 @@ export class LogTelemetry implements Telemetry {
  * (log records carrying `microsoft.custom_event.name`), metrics become histograms.
  */
 class AzureMonitorTelemetry implements Telemetry {
-  readonly #logger: OtelLogger = logs.getLogger('modelloop');
+  // Required here rather than at the top, so that runs without Application Insights never load them.
+  readonly #metrics = (require('@opentelemetry/api') as typeof import('@opentelemetry/api')).metrics;
+  readonly #logger: OtelLogger = (require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs')).logs.getLogger('modelloop');
   readonly #histograms = new Map<TelemetryMetric, Histogram>();
 
   event(name: TelemetryEvent, properties: TelemetryProperties = {}): void {
@@ -90,7 +95,7 @@ class AzureMonitorTelemetry implements Telemetry {
   metric(name: TelemetryMetric, value: number, attributes: Readonly<Record<string, string>> = {}): void {
     let histogram = this.#histograms.get(name);
     if (!histogram) {
-      histogram = metrics.getMeter('modelloop').createHistogram(name);
+      histogram = this.#metrics.getMeter('modelloop').createHistogram(name);
       this.#histograms.set(name, histogram);
     }
     histogram.record(value, attributes);
@@ -99,23 +104,59 @@ class AzureMonitorTelemetry implements Telemetry {
 
 let current: Telemetry | undefined;
 
+/** Where telemetry goes: Application Insights, and how to sign in to its ingestion. */
+export interface TelemetrySettings {
+  /** `APPLICATIONINSIGHTS_CONNECTION_STRING`; unset means readable log lines. */
+  readonly connectionString?: string | undefined;
+  /**
+   * `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`, as the Functions host reads it for its own logs:
+   * `Authorization=AAD` (system-assigned identity) or `Authorization=AAD;ClientId=<id>` (user-assigned).
+   * Set when the Application Insights resource refuses local (key) authentication.
+   */
+  readonly authenticationString?: string | undefined;
+}
+
 /**
  * Starts telemetry once per process: Azure Monitor when an Application Insights connection string
- * is given (traces of outgoing calls, custom events, metrics), readable log lines otherwise.
+ * is given (traces of outgoing calls, custom events, metrics), signed in with the managed identity
+ * when the authentication string asks for Entra ID; readable log lines otherwise.
  * Later calls return the first one's sink.
  */
-export function startTelemetry(applicationInsightsConnectionString: string | undefined, log: Logger = consoleLogger): Telemetry {
+export function startTelemetry(settings: TelemetrySettings, log: Logger = consoleLogger): Telemetry {
   if (current) return current;
-  if (applicationInsightsConnectionString) {
+  if (settings.connectionString) {
     // Loaded only when Application Insights is configured: it is the heaviest module of the app, and
     // local runs and cold starts without it should not pay for it.
     const { useAzureMonitor } = require('@azure/monitor-opentelemetry') as typeof import('@azure/monitor-opentelemetry');
-    useAzureMonitor({ azureMonitorExporterOptions: { connectionString: applicationInsightsConnectionString } });
+    const credential = ingestionCredential(settings.authenticationString);
+    useAzureMonitor({ azureMonitorExporterOptions: { connectionString: settings.connectionString, ...(credential ? { credential } : {}) } });
     current = new AzureMonitorTelemetry();
   } else {
     current = new LogTelemetry(log);
   }
   return current;
+}
+
+/**
+ * The Entra ID credential for Application Insights ingestion that an authentication string asks for,
+ * or undefined (ingestion by the connection string's key). A string it cannot read throws, so a typo
+ * fails at start instead of every export being refused.
+ */
+export function ingestionCredential(authenticationString: string | undefined): TokenCredential | undefined {
+  if (!authenticationString) return undefined;
+  const pairs = new Map<string, string>();
+  for (const part of authenticationString.split(';')) {
+    const at = part.indexOf('=');
+    if (part.trim() === '') continue;
+    if (at < 0) throw new Error(`APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "${part}" is not key=value; expected "Authorization=AAD;ClientId=<client id>".`);
+    pairs.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+  }
+  if (pairs.get('authorization')?.toUpperCase() !== 'AAD') {
+    throw new Error('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must start with "Authorization=AAD" (optionally ";ClientId=<client id>" for a user-assigned identity).');
+  }
+  const clientId = pairs.get('clientid');
+  const { ManagedIdentityCredential } = require('@azure/identity') as typeof import('@azure/identity');
+  return new ManagedIdentityCredential(clientId ? { clientId } : {});
 }
 
 /** The process's telemetry; log lines until `startTelemetry` chose otherwise. */

@@ -10,16 +10,18 @@ import {
   type LeaseDocument,
   datasetDocumentId,
   datasetDocumentSchema,
+  evaluationDocumentSchema,
   modelDocumentSchema,
   runDocumentSchema,
   versionDocumentSchema,
   versionId,
   type DatasetDocument,
+  type EvaluationDocument,
   type ModelDocument,
   type RunDocument,
   type VersionDocument,
 } from './documents';
-import type { Registry } from './registry';
+import type { EvaluationRange, Registry } from './registry';
 
 export interface CosmosRegistryOptions {
   readonly endpoint: string;
@@ -101,11 +103,7 @@ export class CosmosRegistry implements Registry {
   }
 
   async deleteVersion(model: string, version: number): Promise<void> {
-    try {
-      await this.#c.item(versionId(version), model).delete();
-    } catch (err) {
-      if (!(err instanceof ErrorResponse && err.code === 404)) throw err;
-    }
+    await this.#delete(model, versionId(version));
   }
 
   upsertAliasMove(doc: AliasMoveDocument): Promise<AliasMoveDocument> {
@@ -162,8 +160,45 @@ export class CosmosRegistry implements Registry {
     return this.#upsert(doc, runDocumentSchema);
   }
 
+  createEvaluation(doc: EvaluationDocument): Promise<EvaluationDocument> {
+    return this.#create(doc, evaluationDocumentSchema, `Model "${doc.model}" was already evaluated for the window starting ${doc.windowStart}.`);
+  }
+
+  async deleteEvaluation(model: string, id: string): Promise<void> {
+    await this.#delete(model, id);
+  }
+
+  upsertEvaluation(doc: EvaluationDocument): Promise<EvaluationDocument> {
+    return this.#upsert(doc, evaluationDocumentSchema);
+  }
+
+  async listEvaluations(model: string, range: EvaluationRange = {}): Promise<EvaluationDocument[]> {
+    const where = ['c.model = @model', "c.type = 'evaluation'"];
+    const parameters: { name: string; value: string | number }[] = [{ name: '@model', value: model }];
+    if (range.from) {
+      where.push('c.windowEnd >= @from');
+      parameters.push({ name: '@from', value: range.from });
+    }
+    if (range.to) {
+      where.push('c.windowEnd < @to');
+      parameters.push({ name: '@to', value: range.to });
+    }
+    const top = range.limit ? `TOP ${Math.max(1, Math.floor(range.limit))} ` : '';
+    const query = { query: `SELECT ${top}* FROM c WHERE ${where.join(' AND ')} ORDER BY c.windowEnd DESC`, parameters };
+    const { resources } = await this.#c.items.query(query, { partitionKey: model }).fetchAll();
+    return resources.map((r) => evaluationDocumentSchema.parse(r));
+  }
+
   async ping(): Promise<void> {
     await this.#c.read();
+  }
+
+  async #delete(model: string, id: string): Promise<void> {
+    try {
+      await this.#c.item(id, model).delete();
+    } catch (err) {
+      if (!(err instanceof ErrorResponse && err.code === 404)) throw err;
+    }
   }
 
   async #read<T>(model: string, id: string, schema: ZodType<T>): Promise<T | undefined> {

@@ -159,6 +159,79 @@ export const runDocumentSchema = z
   .loose();
 export type RunDocument = z.infer<typeof runDocumentSchema>;
 
+/** One feature's (or the predictions') drift and data-quality figures over an evaluation window. */
+const driftFiguresSchema = z.object({
+  rows: z.number().int().min(0),
+  measure: z.enum(['psi', 'jensen-shannon']),
+  value: z.number().optional(),
+  drifted: z.boolean(),
+  nullRate: z.number(),
+  baselineNullRate: z.number(),
+  outOfRangeRate: z.number().optional(),
+  range: z.object({ min: z.number().nullable(), max: z.number().nullable(), from: z.enum(['contract', 'training']) }).optional(),
+  unseenRate: z.number().optional(),
+  unseenExamples: z.array(z.string()).optional(),
+});
+
+/** How one version (production, or the challenger beside it) fared in an evaluation window. */
+export const versionEvaluationSchema = z.object({
+  version: z.number().int().positive(),
+  alias: z.string(),
+  /** Metrics on labelled drops of the window that the version was not trained on, against its training-time metrics. */
+  quality: z.object({
+    status: z.enum(['measured', 'no-new-data', 'too-few-rows', 'failed']),
+    message: z.string(),
+    rows: z.number().int().min(0),
+    datasets: z.array(z.string()),
+    primaryMetric: z.string(),
+    metrics: z.record(z.string(), z.number()).optional(),
+    trainingMetrics: z.record(z.string(), z.number()),
+    /** Relative worsening of the primary metric against training (0.1 = 10% worse); negative when better. */
+    worsening: z.number().optional(),
+    decayed: z.boolean(),
+  }),
+  /** Drift of the sampled inference inputs and predictions against the training baseline. */
+  drift: z.object({
+    status: z.enum(['measured', 'too-few-rows', 'no-baseline']),
+    message: z.string(),
+    rows: z.number().int().min(0),
+    features: z.record(z.string(), driftFiguresSchema),
+    prediction: driftFiguresSchema.optional(),
+    drifted: z.array(z.string()),
+  }),
+});
+export type VersionEvaluation = z.infer<typeof versionEvaluationSchema>;
+
+/**
+ * One evaluation of a model over a window of time (`id: evaluation-{windowStart}`, so two
+ * evaluations of the same window cannot both be recorded): production and the challenger.
+ */
+export const evaluationDocumentSchema = z
+  .object({
+    ...base,
+    id: z.string(),
+    type: z.literal('evaluation'),
+    windowStart: z.string(),
+    windowEnd: z.string(),
+    evaluatedAt: z.string(),
+    trigger: z.enum(['schedule', 'manual']),
+    /** `alert` when drift or decay tripped a threshold; `warning` for data-quality findings alone. */
+    status: z.enum(['healthy', 'alert', 'warning', 'insufficient-data']),
+    thresholds: z.object({ drift: z.number(), decay: z.number(), dataQuality: z.number(), minRows: z.number().int() }),
+    production: versionEvaluationSchema,
+    challenger: versionEvaluationSchema.optional(),
+    /** What tripped, in words a person reads: one line per feature or metric. */
+    findings: z.array(z.string()),
+    /** The retrain the evaluation asked for, if any. */
+    retrain: z.object({ reason: z.enum(['drift', 'decay']), key: z.string() }).optional(),
+  })
+  .loose();
+export type EvaluationDocument = z.infer<typeof evaluationDocumentSchema>;
+
+export function evaluationId(windowStart: string): string {
+  return `evaluation-${windowStart}`;
+}
+
 /** What an alias move records, in the registry and in the blob record alike. */
 export const aliasMoveFields = {
   alias: z.string(),

@@ -30,6 +30,8 @@ export interface HoldoutSource {
   readonly datasets: readonly { readonly file: string; readonly bytes: Uint8Array }[];
   readonly seed: number;
   readonly holdoutFraction: number;
+  /** Every row rather than the evaluation split: for data no version was trained on. */
+  readonly allRows?: boolean;
 }
 
 export function buildHoldout(source: HoldoutSource): Holdout {
@@ -39,8 +41,7 @@ export function buildHoldout(source: HoldoutSource): Holdout {
   const classes = classification ? classesOf(target, source.contract.target.labelType === 'integer') : undefined;
   const labels = classes?.labels;
   const y = classes?.y;
-  const split = splitRows(total, source.holdoutFraction, source.seed, y);
-  const rows = split.evaluation;
+  const rows = source.allRows ? Int32Array.from({ length: total }, (_, i) => i) : splitRows(total, source.holdoutFraction, source.seed, y).evaluation;
   const columns: Record<string, ColumnValues> = {};
   for (const [name, all] of Object.entries(table.columns)) {
     columns[name] = all instanceof Float64Array ? Float64Array.from(rows, (r) => all[r]!) : Array.from(rows, (r) => all[r] ?? null);

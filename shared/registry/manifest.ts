@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { driftBaselineSchema } from '../monitoring/drift';
 import { dataContractSchema, signatureFieldSchema, type VersionDocument } from './documents';
 
 /**
@@ -32,6 +33,8 @@ export const manifestSchema = z
     evaluationRows: z.number().int().min(0),
     /** Per-feature statistics of the training rows: the drift baseline. */
     featureStats: z.record(z.string(), z.unknown()),
+    /** Binned training distributions of the inputs and predictions (absent in versions imported or trained before it existed). */
+    driftBaseline: driftBaselineSchema.optional(),
     contract: dataContractSchema.optional(),
     runKey: z.string().optional(),
     featureNames: z.array(z.string()).optional(),

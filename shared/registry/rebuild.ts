@@ -1,7 +1,7 @@
 import { CONTAINERS, type BlobStore } from '../platform/blob-store';
 import { ensureError } from '../platform/errors';
 import { datasetDocumentFromReport, dropReportSchema } from '../data/drop-report';
-import { aliasMoveId, type ModelDocument } from './documents';
+import { aliasMoveId, evaluationDocumentSchema, type ModelDocument } from './documents';
 import { aliasRecordSchema, definitionRecordSchema } from './durable-record';
 import { manifestSchema, versionDocumentFromManifest } from './manifest';
 import type { Registry } from './registry';
@@ -11,6 +11,7 @@ export interface RebuildSummary {
   versions: number;
   datasets: number;
   aliasMoves: number;
+  evaluations: number;
   /** Blobs that could not be read back, with why; they are skipped, not fatal. */
   skipped: string[];
 }
@@ -18,11 +19,11 @@ export interface RebuildSummary {
 /**
  * Rebuilds the registry from blob storage, the durable record: definitions, version manifests
  * (only versions whose artifact and manifest both exist), alias records with every move, and
- * drop reports. Runs and leases are working state and are not rebuilt.
+ * drop reports, evaluations. Runs and leases are working state and are not rebuilt.
  * Idempotent: it upserts, so running it on a live registry changes nothing that is current.
  */
 export async function rebuildRegistry(blobs: BlobStore, registry: Registry, log: (message: string) => void = () => {}): Promise<RebuildSummary> {
-  const summary: RebuildSummary = { models: 0, versions: 0, datasets: 0, aliasMoves: 0, skipped: [] };
+  const summary: RebuildSummary = { models: 0, versions: 0, datasets: 0, aliasMoves: 0, evaluations: 0, skipped: [] };
   const modelBlobs = await blobs.list(CONTAINERS.models);
   const names = new Set(modelBlobs.map((b) => b.name));
   const byModel = new Map<string, string[]>();
@@ -84,6 +85,14 @@ export async function rebuildRegistry(blobs: BlobStore, registry: Registry, log:
       };
       await registry.upsertModel(doc);
       summary.models++;
+      for (const file of files.filter((f) => /^[^/]+\/evaluations\/[^/]+\.json$/.test(f))) {
+        try {
+          await registry.upsertEvaluation(evaluationDocumentSchema.parse(await readJson(CONTAINERS.models, file)));
+          summary.evaluations++;
+        } catch (err) {
+          summary.skipped.push(`models/${file}: ${ensureError(err).message}`);
+        }
+      }
     } catch (err) {
       summary.skipped.push(`models/${model}: ${ensureError(err).message}`);
     }
@@ -99,7 +108,7 @@ export async function rebuildRegistry(blobs: BlobStore, registry: Registry, log:
     }
   }
   log(
-    `Registry rebuilt from blob storage: ${summary.models} models, ${summary.versions} versions, ${summary.aliasMoves} alias moves, ${summary.datasets} datasets` +
+    `Registry rebuilt from blob storage: ${summary.models} models, ${summary.versions} versions, ${summary.aliasMoves} alias moves, ${summary.datasets} datasets, ${summary.evaluations} evaluations` +
       (summary.skipped.length ? `; skipped ${summary.skipped.length}: ${summary.skipped.join('; ')}` : ''),
   );
   return summary;

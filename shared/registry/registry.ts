@@ -1,4 +1,4 @@
-import type { AliasMoveDocument, DatasetDocument, LeaseDocument, ModelDocument, RunDocument, VersionDocument } from './documents';
+import type { AliasMoveDocument, DatasetDocument, EvaluationDocument, LeaseDocument, ModelDocument, RunDocument, VersionDocument } from './documents';
 
 /**
  * The model registry: models, versions, datasets and runs, one partition per model.
@@ -40,6 +40,23 @@ export interface Registry {
   createRun(doc: RunDocument): Promise<RunDocument>;
   upsertRun(doc: RunDocument): Promise<RunDocument>;
 
+  /** Records an evaluation; throws `Conflict` when its window was already evaluated. */
+  createEvaluation(doc: EvaluationDocument): Promise<EvaluationDocument>;
+  /** Removes an evaluation (one whose follow-up failed, so its window is evaluated again); no error when gone. */
+  deleteEvaluation(model: string, id: string): Promise<void>;
+  /** Writes an evaluation whatever is there (used by the rebuild from blob storage). */
+  upsertEvaluation(doc: EvaluationDocument): Promise<EvaluationDocument>;
+  /** Evaluations whose window ended in [from, to), newest first, at most `limit`. */
+  listEvaluations(model: string, range?: EvaluationRange): Promise<EvaluationDocument[]>;
+
   /** Cheap reachability check for `GET /health`. */
   ping(): Promise<void>;
+}
+
+export interface EvaluationRange {
+  /** ISO-8601, inclusive. */
+  readonly from?: string | undefined;
+  /** ISO-8601, exclusive. */
+  readonly to?: string | undefined;
+  readonly limit?: number | undefined;
 }

@@ -173,6 +173,17 @@ async function runOnce(
     await finish('skipped', why);
     return { kind: 'skipped', reason: why };
   }
+  // Training is reproducible: on the very drops the newest version learned from, a drift or decay
+  // retrain would only register the same model again.
+  if (reason === 'drift' || reason === 'decay') {
+    const newest = await deps.registry.getVersion(model, modelDoc.latestVersion);
+    if (newest?.source === 'trained' && accepted.every((d) => newest.datasets.includes(d.datasetId))) {
+      const why = `Retrain for ${reason} skipped: version ${newest.version} was trained on every accepted drop there is (${accepted.length}), so a new version would be the same model. Drop newer labelled data and the model is retrained on it.`;
+      deps.log.warn(why);
+      await finish('skipped', why);
+      return { kind: 'skipped', reason: why };
+    }
+  }
 
   const budgetSeconds = Math.min(deps.timeBudgetSeconds, modelDoc.definition.training?.timeBudgetSeconds ?? Number.POSITIVE_INFINITY);
   let result: TrainingResult;
@@ -240,6 +251,7 @@ async function runOnce(
     evaluationRows: result.evaluationRows,
     evaluatedOnTraining: result.evaluatedOnTraining,
     featureStats: result.featureStats,
+    driftBaseline: result.driftBaseline,
     contract: modelDoc.contract,
     runKey: key,
     servesPredict: true,
@@ -305,7 +317,7 @@ export async function acceptedDatasets(deps: Pick<RetrainDeps, 'blobs' | 'regist
     .sort(newestFirst);
   const out: TrainingDataset[] = [];
   for (const dataset of datasets) {
-    const found = await readAnyFile(deps, modelDoc.model, dataset);
+    const found = await readAcceptedDrop(deps, modelDoc.model, dataset);
     if (found) out.push(found);
     else deps.log.warn(`Dataset ${dataset.datasetId.slice(0, 12)} of "${modelDoc.model}" has no readable file left (${dataset.files.join(', ')}); skipped.`);
   }
@@ -316,7 +328,8 @@ function newestFirst(a: DatasetDocument, b: DatasetDocument): number {
   return a.receivedAt < b.receivedAt ? 1 : a.receivedAt > b.receivedAt ? -1 : a.datasetId < b.datasetId ? -1 : 1;
 }
 
-async function readAnyFile(deps: Pick<RetrainDeps, 'blobs' | 'log'>, model: string, dataset: DatasetDocument): Promise<TrainingDataset | undefined> {
+/** An accepted drop's bytes, from any file name it arrived under whose content still has its hash. */
+export async function readAcceptedDrop(deps: Pick<RetrainDeps, 'blobs' | 'log'>, model: string, dataset: DatasetDocument): Promise<TrainingDataset | undefined> {
   for (const file of dataset.files) {
     try {
       const blob = await deps.blobs.read(CONTAINERS.datasets, `${model}/${file}`);

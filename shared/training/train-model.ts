@@ -1,6 +1,7 @@
 import { categoryStats, checkTable, numericStats, type ColumnStats, type ColumnValues, type DataContract } from '../data/data-contract';
 import { primaryMetricOf, type ModelDefinition } from '../data/model-definition';
 import { readDrop } from '../data/read-drop';
+import { categoryBaseline, numericBaseline, type DriftBaseline, type FeatureBaseline } from '../monitoring/drift';
 import { exportPipeline } from '../onnx/export-pipeline';
 import { OUTPUT_LABEL, OUTPUT_PROBABILITIES, OUTPUT_VALUE, type PipelineFeature, type PipelineSpec } from '../onnx/pipeline-spec';
 import type { SignatureField } from '../registry/documents';
@@ -51,6 +52,8 @@ export interface TrainingResult {
   readonly evaluationRows: number;
   readonly evaluatedOnTraining: boolean;
   readonly featureStats: Record<string, ColumnStats>;
+  /** Training distributions of the inputs and of the predictions: what drift monitoring compares with. */
+  readonly driftBaseline: DriftBaseline;
 }
 
 export interface TrainingControl {
@@ -109,6 +112,7 @@ export function trainModel(job: TrainingJob, control: TrainingControl): Training
   const { trainer, metrics } = best.candidate;
   control.progress(`Chose ${trainer}: ${primaryMetric} ${metrics[primaryMetric]?.toFixed(4)}.`);
   const onnx = exportPipeline({ ...best.spec, metadata: { 'modelloop.model': job.model, 'modelloop.trainer': trainer } });
+  const featureStats = featureStatsOf(job.contract, table, split.train);
   return {
     onnx,
     trainer,
@@ -134,7 +138,8 @@ export function trainModel(job: TrainingJob, control: TrainingControl): Training
     trainingRows: split.train.length,
     evaluationRows: split.evaluation.length,
     evaluatedOnTraining: split.evaluatedOnTraining,
-    featureStats: featureStatsOf(job.contract, table, split.train),
+    featureStats,
+    driftBaseline: driftBaselineOf(prepared, best.spec, featureStats),
   };
 }
 
@@ -333,6 +338,32 @@ function featureStatsOf(contract: DataContract, table: TrainingTable, rows: Int3
         : categoryStats(spec.type, Array.from(rows, (r) => (column as (string | null)[])[r] ?? null));
   }
   return stats;
+}
+
+/**
+ * The drift baseline: each model input's training values binned on its training deciles (or
+ * counted per category), and the chosen pipeline's predictions on the evaluation rows.
+ */
+function driftBaselineOf(p: Prepared, spec: PipelineSpec, stats: Record<string, ColumnStats>): DriftBaseline {
+  const { table, split, features, labels } = p;
+  const baselines: Record<string, FeatureBaseline> = {};
+  for (const { name } of features) {
+    const column = table.columns[name];
+    if (!column) continue;
+    baselines[name] =
+      column instanceof Float64Array
+        ? numericBaseline(pickFloat(column, split.train), stats[name]?.quantiles)
+        : categoryBaseline(Array.from(split.train, (r) => (column as (string | null)[])[r] ?? null));
+  }
+  const predicted = predictPipeline(spec, table, split.evaluation);
+  if (!labels) return { features: baselines, prediction: numericBaseline(predicted) };
+  const k = labels.length;
+  const chosen = Array.from(split.evaluation, (_, i) => {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (predicted[i * k + c]! > predicted[i * k + best]!) best = c;
+    return labels[best]!;
+  });
+  return { features: baselines, prediction: categoryBaseline(chosen) };
 }
 
 function pick(values: Int32Array, rows: Int32Array): Int32Array {

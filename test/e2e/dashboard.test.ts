@@ -18,7 +18,8 @@ let page: Page;
 const consoleErrors: string[] = [];
 
 beforeAll(async () => {
-  stack = await startLocalStackProcess();
+  // Every scored row is logged and written within a second, so the evaluation below sees them at once.
+  stack = await startLocalStackProcess({ env: { INFERENCE_LOG_SAMPLE_RATE: '1', INFERENCE_LOG_FLUSH_SECONDS: '1' } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -87,6 +88,26 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard', () => {
     await page.locator('#try-rows').fill(JSON.stringify([{ tenure_months: 60, monthly_charges: 25, contract: 'two-year', support_calls: 0, paperless: false }]));
     await page.getByRole('button', { name: 'Predict' }).click();
     await expect.poll(() => page.locator('[data-slot="try-result"]').textContent()).toMatch(/"predictions": \[\s*"no"\s*\]/);
+
+    // Evaluations: customers far outside the training data are scored; "Evaluate now" shows the drift.
+    const definition = { task: 'classification', target: 'churned', evaluation: { minRows: 20 } };
+    expect((await call(stack.url, 'PUT', '/models/churn', definition)).status).toBe(200);
+    const drifted = Array.from({ length: 40 }, (_, i) => ({ tenure_months: 300 + i, monthly_charges: 40 + i, contract: 'two-year', support_calls: i % 4, paperless: i % 2 === 0 }));
+    expect((await call(stack.url, 'POST', '/models/churn/predict', { instances: drifted })).status).toBe(200);
+    await expect
+      .poll(
+        async () => {
+          // A window closes on a whole second a little behind the clock, so the rows may need a second click.
+          await page.getByRole('button', { name: 'Evaluate now' }).click();
+          return page.locator('[data-slot="evaluations"]').textContent();
+        },
+        { timeout: 30_000, intervals: [4000] },
+      )
+      .toMatch(/alert\s*v1\s*drift in [^(]*tenure_months/);
+    await expect.poll(() => page.locator('[data-slot="findings"]').textContent()).toMatch(/drift: tenure_months PSI \d+\.\d+ > 0\.2 over 41 sampled rows/);
+    // 41: the 40 rows above and the one tried in the form.
+    expect(await page.locator('[data-slot="drift-chart"] rect.drifted').count()).toBeGreaterThan(0);
+    expect(await page.locator('[data-slot="drift-chart"]').getAttribute('aria-label')).toMatch(/tenure_months PSI \d+\.\d+ \(drifted\)/);
 
     mkdirSync(artefacts, { recursive: true });
     await page.screenshot({ path: join(artefacts, 'dashboard.png'), fullPage: true });

@@ -23,6 +23,7 @@ interface Sources {
   readonly storage: string;
   readonly serviceBus: string;
   readonly cosmos: string;
+  readonly monitoring: string;
   readonly main: string;
   readonly sample: string;
   readonly functions: readonly string[];
@@ -36,6 +37,7 @@ function sources(): Sources {
     storage: read('infra/modules/storage.bicep'),
     serviceBus: read('infra/modules/service-bus.bicep'),
     cosmos: read('infra/modules/cosmos.bicep'),
+    monitoring: read('infra/modules/monitoring.bicep'),
     main: read('infra/main.bicep'),
     sample: read('local.settings.sample.json'),
     functions: readdirSync(join(root, 'functions'))
@@ -168,7 +170,13 @@ function disagreements(src: Sources): string[] {
   if (timeout < defaults.trainingTimeBudgetSeconds + 60) problems.push(`host.json functionTimeout ${host.functionTimeout} leaves no room after a ${defaults.trainingTimeBudgetSeconds} s training`);
   if (timeSpanSeconds(host.extensions.serviceBus.maxAutoLockRenewalDuration) < timeout) problems.push('host.json serviceBus.maxAutoLockRenewalDuration is shorter than functionTimeout: a lock could lapse mid-training');
 
-  const infra = [src.main, src.functionApp, src.storage, src.serviceBus, src.cosmos].join('\n');
+  // Telemetry ingestion by Entra ID only: no key-based ingestion, and both the host and the app sign in.
+  if (!src.monitoring.includes('DisableLocalAuth: true')) problems.push('Application Insights accepts key-based ingestion (set DisableLocalAuth: true)');
+  if (!/APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=\$\{identityClientId\}'/.test(src.functionApp)) {
+    problems.push('APPLICATIONINSIGHTS_AUTHENTICATION_STRING does not sign in with the app identity');
+  }
+
+  const infra = [src.main, src.functionApp, src.storage, src.serviceBus, src.cosmos, src.monitoring].join('\n');
   for (const secret of ['listKeys(', 'AccountKey=', 'SharedAccessKey', 'listConnectionStrings(', 'primaryMasterKey']) {
     if (infra.includes(secret)) problems.push(`infra reads a key (${secret}); use the managed identity`);
   }
@@ -178,6 +186,7 @@ function disagreements(src: Sources): string[] {
     'Azure Service Bus Data Sender': '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39',
     'Azure Service Bus Data Receiver': '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0',
     'Cosmos DB Built-in Data Contributor': '00000000-0000-0000-0000-000000000002',
+    'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
   };
   for (const [role, id] of Object.entries(roles)) if (!infra.includes(id)) problems.push(`infra does not assign ${role}`);
   return problems;
@@ -230,5 +239,18 @@ describe('code and infrastructure', () => {
     expect(disagreements(edited(src, 'storage', (t) => t.replace("'inference-logs'\n", '')))).toEqual(['container inference-logs is used by the app but not declared in infra']);
     expect(disagreements(edited(src, 'serviceBus', (t) => t.replace('requiresSession: true', 'requiresSession: false')))).toEqual(['the Service Bus queue lacks requiresSession: true']);
     expect(disagreements(edited(src, 'hostJson', (t) => t.replace('"maxDequeueCount": 5', '"maxDequeueCount": 10')))[0]).toMatch(/^deliveries disagree: .*host.json queues.maxDequeueCount 10/);
+  });
+
+  it('disagree when telemetry ingestion takes keys again, or the app cannot publish with its identity', () => {
+    expect(disagreements(edited(src, 'monitoring', (t) => t.replace('DisableLocalAuth: true', 'DisableLocalAuth: false')))).toEqual([
+      'Application Insights accepts key-based ingestion (set DisableLocalAuth: true)',
+    ]);
+    expect(disagreements(edited(src, 'monitoring', (t) => t.replace(/var monitoringMetricsPublisher = '[^']+'/, "var monitoringMetricsPublisher = 'x'")))).toEqual([
+      'infra does not assign Monitoring Metrics Publisher',
+    ]);
+    expect(disagreements(edited(src, 'functionApp', (t) => t.replace(/^\s*APPLICATIONINSIGHTS_AUTHENTICATION_STRING:.*\n/m, '')))).toEqual([
+      'APPLICATIONINSIGHTS_AUTHENTICATION_STRING is read by the app but not declared in infra/modules/function-app.bicep',
+      'APPLICATIONINSIGHTS_AUTHENTICATION_STRING does not sign in with the app identity',
+    ]);
   });
 });

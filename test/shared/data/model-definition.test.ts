@@ -30,6 +30,15 @@ describe('model definitions', () => {
     expect(() => parseModelDefinition({ task: 'regression', target: 'y', features: { y: { type: 'number' } } })).toThrow(/features\.y: the target column cannot also be a feature/);
   });
 
+  it('takes an evaluation schedule only as six-field NCRONTAB, and thresholds only in range', () => {
+    const withEvaluation = (evaluation: object) => () => parseModelDefinition({ task: 'regression', target: 'y', evaluation });
+    expect(withEvaluation({ schedule: '0 30 6 * * 1-5', decayThreshold: 0.05, minRows: 200, retrain: false })).not.toThrow();
+    expect(withEvaluation({ schedule: '0 * * * *' })).toThrow(/evaluation\.schedule: "0 \* \* \* \*" has 5 field\(s\); a schedule is six-field NCRONTAB/);
+    expect(withEvaluation({ schedule: '0 99 * * * *' })).toThrow(/evaluation\.schedule: "0 99 \* \* \* \*" is not a valid NCRONTAB expression/);
+    expect(withEvaluation({ dataQualityThreshold: 2 })).toThrow(/evaluation\.dataQualityThreshold/);
+    expect(withEvaluation({ minRows: 0.5 })).toThrow(/evaluation\.minRows/);
+  });
+
   it('holds model names to the contract pattern', () => {
     expect(() => assertModelName('iris-2')).not.toThrow();
     for (const bad of ['Iris', '-iris', 'iris_2', '', 'a'.repeat(64)]) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LogTelemetry } from '../../../shared/platform/telemetry';
+import { ingestionCredential, LogTelemetry } from '../../../shared/platform/telemetry';
 
 describe('LogTelemetry (no Application Insights connection string)', () => {
   it('writes each event as one key=value line, quoting only values with spaces', () => {
@@ -16,5 +16,27 @@ describe('LogTelemetry (no Application Insights connection string)', () => {
     telemetry.metric('modelloop.scoring.latency_ms', Number.NaN, { model: 'churn' });
     expect(lines).toEqual([]);
     expect([...telemetry.summaries()]).toEqual([['modelloop.scoring.latency_ms model=churn', { count: 3, sum: 15, min: 2, max: 9 }]]);
+  });
+});
+
+describe('Entra ID sign-in to Application Insights ingestion (APPLICATIONINSIGHTS_AUTHENTICATION_STRING)', () => {
+  it('uses the connection string alone when no authentication string is set', () => {
+    expect(ingestionCredential(undefined)).toBeUndefined();
+    expect(ingestionCredential('')).toBeUndefined();
+  });
+
+  it('signs in with the managed identity the string names, user-assigned or system-assigned', () => {
+    // The app loads @azure/identity lazily through require (CommonJS), so the class is compared by name.
+    const userAssigned = ingestionCredential('Authorization=AAD;ClientId=00000000-0000-0000-0000-000000000001') as unknown as { clientId?: string };
+    expect(userAssigned.constructor.name).toBe('ManagedIdentityCredential');
+    expect(userAssigned.clientId).toBe('00000000-0000-0000-0000-000000000001');
+    const systemAssigned = ingestionCredential('authorization=aad') as unknown as { clientId?: string };
+    expect(systemAssigned.constructor.name).toBe('ManagedIdentityCredential');
+    expect(systemAssigned.clientId).toBeUndefined();
+  });
+
+  it('refuses a string it cannot read, naming the setting and the expected form', () => {
+    expect(() => ingestionCredential('Authorization=Key')).toThrow(/APPLICATIONINSIGHTS_AUTHENTICATION_STRING must start with "Authorization=AAD"/);
+    expect(() => ingestionCredential('AAD')).toThrow(/"AAD" is not key=value; expected "Authorization=AAD;ClientId=<client id>"/);
   });
 });

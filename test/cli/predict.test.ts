@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, eventually, root, startLocalStackProcess, type LocalStackProcess } from '../support/local-stack';
+import { separableCsv } from '../support/stack';
+
+/**
+ * `modelloop predict NAME --file rows.csv|rows.jsonl` as a user runs it: the compiled CLI against
+ * the compiled local stack (build first).
+ */
+const run = promisify(execFile);
+const model = 'cli-predict';
+const dir = mkdtempSync(join(tmpdir(), 'modelloop-cli-predict-'));
+let stack: LocalStackProcess;
+
+const cli = (...args: string[]) => run(process.execPath, [join(root, 'dist', 'cli', 'modelloop.js'), '--url', stack.url, ...args], { cwd: root });
+const write = (name: string, text: string): string => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+beforeAll(async () => {
+  stack = await startLocalStackProcess();
+  expect((await call(stack.url, 'PUT', `/models/${model}`, { task: 'classification', target: 'label' })).status).toBe(201);
+  expect((await call(stack.url, 'PUT', `/datasets/${model}/data.csv`, separableCsv(60), 'text/csv')).status).toBe(202);
+  await eventually('version 1 in production', async () => ((await call(stack.url, 'GET', `/models/${model}`)).json?.aliases?.production === 1 ? true : undefined), 90, () => stack.output());
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.dispose();
+});
+
+describe('modelloop predict --file', () => {
+  it('scores a CSV (columns in any order) and prints each line with its prediction and top probability', async () => {
+    const csv = write('rows.csv', 'color,x1,x2,amount\nred,5,1,10\nblue,-5,2,-20\n');
+    const { stdout } = await cli('predict', model, '--file', csv);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toBe(`${model} version 1`);
+    expect(lines[1]).toMatch(/^LINE\s+COLOR\s+X1\s+X2\s+AMOUNT\s+PREDICTION\s+PROBABILITY$/);
+    expect(lines[2]).toMatch(/^2\s+red\s+5\s+1\s+10\s+yes\s+(0\.9\d\d|1\.000)$/);
+    expect(lines[3]).toMatch(/^3\s+blue\s+-5\s+2\s+-20\s+no\s+(0\.9\d\d|1\.000)$/);
+  });
+
+  it('scores JSON Lines the same, and --json prints the API reply itself', async () => {
+    const jsonl = write('rows.jsonl', '{"x1": 5, "x2": 1, "color": "red", "amount": 10}\n{"x1": -5, "x2": 2, "color": "blue", "amount": -20}\n');
+    const { stdout } = await cli('--json', 'predict', model, '--file', jsonl);
+    const reply = JSON.parse(stdout) as { model: string; version: number; predictions: string[]; probabilities: Record<string, number>[] };
+    expect(reply).toMatchObject({ model, version: 1, predictions: ['yes', 'no'] });
+    expect(Object.keys(reply.probabilities[0]!).sort()).toEqual(['no', 'yes']);
+  });
+
+  it('sends an empty cell as null, so the API names the missing feature; exits non-zero', async () => {
+    const csv = write('gap.csv', 'x1,x2,color,amount\n5,,red,10\n');
+    await expect(cli('predict', model, '--file', csv)).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^modelloop: .*x2/) });
+  });
+
+  it('refuses a file it cannot read with the reason and the file name', async () => {
+    await expect(cli('predict', model, '--file', write('rows.txt', 'x1\n1\n'))).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/modelloop: "rows\.txt" is not a rows file/) });
+  });
+});
