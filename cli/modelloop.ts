@@ -217,6 +217,100 @@ program
     );
   });
 
+/** The parts of an evaluation the CLI prints (the full document goes out with --json). */
+interface DriftFigures {
+  measure: 'psi' | 'jensen-shannon';
+  value?: number;
+  drifted: boolean;
+  rows: number;
+  nullRate: number;
+  outOfRangeRate?: number;
+  unseenRate?: number;
+}
+interface VersionEvaluation {
+  version: number;
+  alias: string;
+  quality: { status: string; message: string; primaryMetric: string; metrics?: Record<string, number>; trainingMetrics: Record<string, number>; decayed: boolean };
+  drift: { status: string; message: string; rows: number; features: Record<string, DriftFigures>; prediction?: DriftFigures; drifted: string[] };
+}
+interface Evaluation {
+  windowStart: string;
+  windowEnd: string;
+  trigger: string;
+  status: string;
+  thresholds: { drift: number; decay: number };
+  production: VersionEvaluation;
+  challenger?: VersionEvaluation;
+  findings: string[];
+  retrain?: { reason: string; key: string };
+}
+
+program
+  .command('evaluate <model>')
+  .description('evaluate production (and the challenger) now over the window since the last evaluation: quality, drift, data quality')
+  .option('--fail-on-alert', 'exit with status 3 when drift or decay tripped (for scripts and pipelines)', false)
+  .action(async (model: string, options: { failOnAlert: boolean }) => {
+    progress(`Evaluating ${model}…`);
+    const reply = await client().request<{ status: string; reason?: string; evaluation?: Evaluation }>('POST', `/models/${model}/evaluate`);
+    print(reply, () => (reply.evaluation ? describeEvaluation(reply.evaluation) : `Nothing evaluated: ${reply.reason ?? reply.status}`));
+    if (options.failOnAlert && reply.evaluation?.status === 'alert') process.exitCode = 3;
+  });
+
+program
+  .command('evaluations <model>')
+  .description("list a model's evaluations, newest first")
+  .option('--from <time>', 'only windows that ended at or after this ISO-8601 time')
+  .option('--to <time>', 'only windows that ended before this ISO-8601 time')
+  .option('--limit <n>', 'at most this many', '20')
+  .action(async (model: string, options: { from?: string; to?: string; limit: string }) => {
+    const query = new URLSearchParams({ limit: options.limit, ...(options.from ? { from: options.from } : {}), ...(options.to ? { to: options.to } : {}) });
+    const { evaluations } = await client().request<{ evaluations: Evaluation[] }>('GET', `/models/${model}/evaluations?${query}`);
+    print(evaluations, () =>
+      table(
+        ['WINDOW END', 'STATUS', 'PRODUCTION', 'DRIFT', 'QUALITY', 'CHALLENGER', 'RETRAIN'],
+        evaluations.map((e) => [
+          e.windowEnd,
+          e.status,
+          `v${e.production.version}`,
+          e.production.drift.status === 'measured' ? (e.production.drift.drifted.join(',') || 'none') + ` (${e.production.drift.rows} rows)` : e.production.drift.status,
+          describeQuality(e.production),
+          e.challenger ? `v${e.challenger.version}: ${describeQuality(e.challenger)}` : '-',
+          e.retrain?.reason ?? '-',
+        ]),
+      ),
+    );
+  });
+
+function describeQuality(v: VersionEvaluation): string {
+  const q = v.quality;
+  if (q.status !== 'measured') return q.status;
+  const now = q.metrics?.[q.primaryMetric];
+  return `${q.primaryMetric} ${now === undefined ? '-' : now.toFixed(4)} (training ${q.trainingMetrics[q.primaryMetric]?.toFixed(4) ?? '-'})${q.decayed ? ' DECAY' : ''}`;
+}
+
+function describeEvaluation(e: Evaluation): string {
+  const lines = [`${e.status.toUpperCase()}  ${e.windowStart} → ${e.windowEnd}  (${e.trigger})`];
+  for (const v of [e.production, ...(e.challenger ? [e.challenger] : [])]) {
+    lines.push('', `${v.alias} v${v.version}`, `  quality: ${v.quality.message}`, `  drift:   ${v.drift.message}`);
+    const figures = [...Object.entries(v.drift.features), ...(v.drift.prediction ? [['(prediction)', v.drift.prediction] as const] : [])];
+    if (figures.length && v.drift.rows > 0) {
+      const rows = figures.map(([name, f]) => [
+        `  ${name}`,
+        f.measure === 'psi' ? 'PSI' : 'JS',
+        f.value === undefined ? '-' : f.value.toFixed(4),
+        f.drifted ? `> ${e.thresholds.drift}` : '',
+        `${(f.nullRate * 100).toFixed(1)}%`,
+        f.outOfRangeRate === undefined ? '' : `${(f.outOfRangeRate * 100).toFixed(1)}%`,
+        f.unseenRate === undefined ? '' : `${(f.unseenRate * 100).toFixed(1)}%`,
+      ]);
+      lines.push(table(['  INPUT', 'MEASURE', 'VALUE', 'DRIFT', 'NULLS', 'OUT OF RANGE', 'UNSEEN'], rows));
+    }
+  }
+  if (e.findings.length) lines.push('', 'Findings:', ...e.findings.map((f) => `  - ${f}`));
+  if (e.retrain) lines.push('', `Retrain requested: reason ${e.retrain.reason}, key ${e.retrain.key}.`);
+  return lines.join('\n');
+}
+
 program
   .command('registry')
   .description('registry maintenance, run against the storage account and Cosmos DB themselves (app settings from the environment or ./local.settings.json)')

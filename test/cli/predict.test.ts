@@ -8,8 +8,8 @@ import { call, eventually, root, startLocalStackProcess, type LocalStackProcess 
 import { separableCsv } from '../support/stack';
 
 /**
- * `modelloop predict NAME --file rows.csv|rows.jsonl` as a user runs it: the compiled CLI against
- * the compiled local stack (build first).
+ * `modelloop predict NAME --file rows.csv|rows.jsonl`, then `evaluate` and `evaluations`, as a user
+ * runs them: the compiled CLI against the compiled local stack (build first).
  */
 const run = promisify(execFile);
 const model = 'cli-predict';
@@ -24,7 +24,8 @@ const write = (name: string, text: string): string => {
 };
 
 beforeAll(async () => {
-  stack = await startLocalStackProcess();
+  // Every scored row logged at once; the evaluation timer kept out of the way (yearly), so `evaluate` alone decides the windows.
+  stack = await startLocalStackProcess({ env: { INFERENCE_LOG_SAMPLE_RATE: '1', INFERENCE_LOG_FLUSH_SECONDS: '1', EVALUATION_SCHEDULE: '0 0 0 1 1 *' } });
   expect((await call(stack.url, 'PUT', `/models/${model}`, { task: 'classification', target: 'label' })).status).toBe(201);
   expect((await call(stack.url, 'PUT', `/datasets/${model}/data.csv`, separableCsv(60), 'text/csv')).status).toBe(202);
   await eventually('version 1 in production', async () => ((await call(stack.url, 'GET', `/models/${model}`)).json?.aliases?.production === 1 ? true : undefined), 90, () => stack.output());
@@ -60,5 +61,38 @@ describe('modelloop predict --file', () => {
 
   it('refuses a file it cannot read with the reason and the file name', async () => {
     await expect(cli('predict', model, '--file', write('rows.txt', 'x1\n1\n'))).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/modelloop: "rows\.txt" is not a rows file/) });
+  });
+});
+
+describe('modelloop evaluate and evaluations', () => {
+  it('evaluates what was scored, prints drift per input and the findings, and lists the evaluations', async () => {
+    const definition = { task: 'classification', target: 'label', evaluation: { minRows: 10 } };
+    expect((await call(stack.url, 'PUT', `/models/${model}`, definition)).status).toBe(200);
+    const far = Array.from({ length: 20 }, (_, i) => `red,5,${50 + i},${-80 - i}`).join('\n');
+    await cli('predict', model, '--file', write('far.csv', `color,x1,x2,amount\n${far}\n`));
+    // Windows close on a whole second a little behind the clock: evaluate until the rows are in one.
+    const report = await eventually(
+      'an evaluation that saw the scored rows',
+      async () => {
+        const { stdout } = await cli('evaluate', model);
+        return /^ALERT /.test(stdout) ? stdout : undefined;
+      },
+      30,
+      () => stack.output(),
+    );
+    expect(report).toMatch(/^ALERT  \S+ → \S+  \(manual\)\n\nproduction v1\n  quality: No labelled drop arrived in the window/);
+    expect(report).toMatch(/\n  INPUT\s+MEASURE\s+VALUE\s+DRIFT\s+NULLS\s+OUT OF RANGE\s+UNSEEN\n/);
+    expect(report).toMatch(/\n  x2\s+PSI\s+\d+\.\d{4}\s+> 0\.2\s+0\.0%\s+100\.0%\n/);
+    expect(report).toMatch(/\nFindings:\n(  - .*\n)*  - drift: x2 PSI \d+\.\d{4} > 0\.2 over \d+ sampled rows\n/);
+    expect(report).toMatch(/Retrain requested: reason drift, key evaluation:cli-predict:/);
+
+    await expect(cli('evaluate', model, '--fail-on-alert')).resolves.toBeDefined();
+    const { stdout } = await cli('evaluations', model);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^WINDOW END\s+STATUS\s+PRODUCTION\s+DRIFT\s+QUALITY\s+CHALLENGER\s+RETRAIN$/);
+    expect(lines.some((line) => /\salert\s+v1\s+\S*x2\S* \(\d+ rows\)\s+no-new-data\s+-\s+drift$/.test(line))).toBe(true);
+    const json = JSON.parse((await cli('--json', 'evaluations', model, '--limit', '1')).stdout) as unknown[];
+    expect(json).toHaveLength(1);
+    await expect(cli('evaluations', model, '--from', 'yesterday')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/modelloop: "from" must be an ISO-8601 time/) });
   });
 });
