@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DataContract } from '../shared/data/data-contract';
 import { inferContract } from '../shared/data/data-contract';
@@ -146,7 +146,8 @@ function child(job: CaseFiles & { trainer: 'gbdt' | 'linear'; threads: number })
   }
 }
 
-function runOurs(job: CaseFiles, trainer: 'gbdt' | 'linear', threads = 1): Run {
+/** `threads`: histogram threads of the gradient-boosted trees; 2 is the trainer's default on two cores. */
+function runOurs(job: CaseFiles, trainer: 'gbdt' | 'linear', threads = 2): Run {
   const result = spawnSync(process.execPath, ['--max-old-space-size=8192', __filename, '--child', JSON.stringify({ ...job, trainer, threads })], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
@@ -215,13 +216,15 @@ function main(): void {
     lines.push(line);
   };
   try {
-    out(`Measured by \`node dist/bench/trainers.js\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, 2 cores;`);
+    out(`Measured by \`node dist/bench/trainers.js\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${availableParallelism()} cores;`);
     out(`peers: XGBoost ${versions.xgboost ?? 'not installed'}, scikit-learn ${versions.sklearn ?? 'not installed'} (Debian packages, /usr/bin/python3).`);
     out(`Each trainer runs in its own process on the same files; time is data-in-memory to fitted model (binning included);`);
     out(`peak memory is the process's maximum RSS (data included). ${repeats} run(s) per trainer, median time.`);
+    out(loadLine('began'));
     out(`GBDT settings everywhere: ${GBDT.rounds} trees, ${GBDT.maxLeaves} leaves, learning rate ${GBDT.learningRate}, ${GBDT.maxBins} bins, L2 ${GBDT.l2}, min ${GBDT.minSamplesLeaf} rows per leaf (XGBoost: min_child_weight 1), XGBoost with 2 threads.`);
     out();
-    const table = (title: string, entries: [string, () => Run][], shown: string[]): void => {
+    /** `goal`: the issue's target, time ≤ 1.0× the peer's and the metric within `within` of it. */
+    const table = (title: string, entries: [string, () => Run][], shown: string[], goal?: { peer: string; metric: string; within: number }): void => {
       out(`### ${title}`);
       out();
       out(`| trainer | time | peak memory | ${shown.join(' | ')} | modelloop's time ÷ this |`);
@@ -243,6 +246,17 @@ function main(): void {
         out(`| ${name} | ${r.seconds.toFixed(2)} s (${r.spread}) | ${r.peakMiB.toFixed(0)} MiB | ${shown.map((m) => r.metrics[m]?.toFixed(4) ?? '–').join(' | ')} | ${ratio} |`);
       }
       out();
+      const against = goal && results.find(([name]) => name === goal.peer)?.[1];
+      if (goal && typeof ours === 'object' && typeof against === 'object') {
+        const ratio = ours.seconds / against.seconds;
+        const gap = Math.abs(ours.metrics[goal.metric]! - against.metrics[goal.metric]!);
+        out(
+          `Goal (time ≤ 1.0× ${goal.peer}, ${goal.metric} within ${goal.within}): time ${ratio.toFixed(2)}× ${ratio <= 1 ? '✓' : '✗'}, ` +
+            `${goal.metric} differs by ${gap.toFixed(4)} ${gap <= goal.within ? '✓' : '✗'}` +
+            (machineBusy() ? ' — not a verdict: the machine was shared, and the time ratio only holds when it is quiet.' : '.'),
+        );
+        out();
+      }
     };
     if (cases.includes('binary') || cases.includes('logistic')) {
       const files = writeCase(dir, 'binary', rows, testRows, 'binary');
@@ -250,12 +264,13 @@ function main(): void {
         table(
           `GBDT, binary: ${rows.toLocaleString('en')} × ${FEATURES} rows, ${testRows.toLocaleString('en')} test rows`,
           [
-            ['modelloop gradient-boosted trees', () => runOurs(files, 'gbdt')],
+            ['modelloop gradient-boosted trees, 2 histogram threads (the default)', () => runOurs(files, 'gbdt', 2)],
             ...(have('xgboost') ? ([['XGBoost hist', () => runPeer(files, 'xgboost')]] as [string, () => Run][]) : []),
             ...(have('sklearn') ? ([['scikit-learn HistGradientBoostingClassifier', () => runPeer(files, 'sklearn-hgb')]] as [string, () => Run][]) : []),
-            ['modelloop gradient-boosted trees, 2 histogram threads', () => runOurs(files, 'gbdt', 2)],
+            ['modelloop gradient-boosted trees, 1 thread', () => runOurs(files, 'gbdt', 1)],
           ],
           ['auc', 'logloss', 'accuracy'],
+          { peer: 'XGBoost hist', metric: 'auc', within: 0.002 },
         );
       }
       if (cases.includes('logistic')) {
@@ -266,6 +281,7 @@ function main(): void {
             ...(have('sklearn') ? ([['scikit-learn LogisticRegression(lbfgs), scaled', () => runPeer(files, 'sklearn-logistic')]] as [string, () => Run][]) : []),
           ],
           ['auc', 'logloss', 'accuracy'],
+          { peer: 'scikit-learn LogisticRegression(lbfgs), scaled', metric: 'logloss', within: 1e-3 },
         );
       }
     }
@@ -310,10 +326,22 @@ function main(): void {
       );
     }
     if (cases.includes('datasets')) publicDatasets(dir, have('sklearn'), out);
+    out(loadLine('ended'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   if (write) writeSection('Trainers against XGBoost and scikit-learn', lines.join('\n'));
+}
+
+/** Other work on the machine slows every trainer, and multi-threaded peers most: say how busy it was. */
+function machineBusy(): boolean {
+  return loadavg()[0]! > 0.5 * availableParallelism();
+}
+
+function loadLine(when: 'began' | 'ended'): string {
+  const load = loadavg()[0]!;
+  const busy = machineBusy();
+  return `1-minute load average when the run ${when}: ${load.toFixed(1)}${busy ? ' — the machine was shared, so these timings are provisional (XGBoost\'s two threads suffer most)' : ''}.`;
 }
 
 /** modelloop's model selection against scikit-learn's default models, on the data sets python3-sklearn ships. */

@@ -234,6 +234,7 @@ function objectiveAndGradient(
   gradient: Float64Array,
   scores: Float64Array,
 ): number {
+  if (classes === 2) return binaryObjectiveAndGradient(x, rows, cols, y, l2, params, gradient);
   const weightCount = classes * cols;
   gradient.fill(0);
   let loss = 0;
@@ -263,6 +264,48 @@ function objectiveAndGradient(
       addScaledRow(residual, x, rowStart, gradient, w, cols);
     }
   }
+  let squaredNorm = 0;
+  for (let k = 0; k < weightCount; k++) {
+    const w = params[k]!;
+    squaredNorm += w * w;
+    gradient[k] = gradient[k]! + l2 * w;
+  }
+  return loss + 0.5 * l2 * squaredNorm;
+}
+
+// Two classes: the loss depends only on the score difference (W₁ − W₀)·x + (b₁ − b₀), and class 0's
+// residual is minus class 1's, so each row needs one dot product and one scaled add instead of two.
+function binaryObjectiveAndGradient(
+  x: Float64Array,
+  rows: number,
+  cols: number,
+  y: Int32Array,
+  l2: number,
+  params: Float64Array,
+  gradient: Float64Array,
+): number {
+  const weightCount = 2 * cols;
+  const difference = new Float64Array(cols);
+  for (let j = 0; j < cols; j++) difference[j] = params[cols + j]! - params[j]!;
+  const interceptDifference = params[weightCount + 1]! - params[weightCount]!;
+  gradient.fill(0);
+  let loss = 0;
+  let interceptGradient = 0;
+  for (let i = 0, rowStart = 0; i < rows; i++, rowStart += cols) {
+    const d = interceptDifference + rowDot(difference, 0, x, rowStart, cols);
+    const label = y[i]!;
+    // log(1 + e^−m), m the margin of the true class, from one exponential of −|d| that also gives p₁.
+    const e = Math.exp(-Math.abs(d));
+    const margin = label === 1 ? d : -d;
+    loss += Math.log1p(e) + (margin < 0 ? -margin : 0);
+    const p1 = d >= 0 ? 1 / (1 + e) : e / (1 + e);
+    const residual = p1 - label;
+    interceptGradient += residual;
+    addScaledRow(residual, x, rowStart, gradient, cols, cols);
+  }
+  gradient[weightCount] = -interceptGradient;
+  gradient[weightCount + 1] = interceptGradient;
+  for (let j = 0; j < cols; j++) gradient[j] = -gradient[cols + j]!;
   let squaredNorm = 0;
   for (let k = 0; k < weightCount; k++) {
     const w = params[k]!;

@@ -74,8 +74,9 @@ function bytes(a: Float64Array): number[] {
   return Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 }
 
-describe('logisticObjective', () => {
-  const p = noisyProblem(1, 40, 4, 3);
+// Two classes take their own pass (one score difference per row); both must meet the same definition.
+describe.each([3, 2])('logisticObjective with %i classes', (classes) => {
+  const p = noisyProblem(1, 40, 4, classes);
   const l2 = 0.7;
   const n = p.classes * (p.cols + 1);
   const random = mulberry32(99);
