@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { testStack, uniqueModel, modelWithTwoVersions, type TestStack } from '../support/stack';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { functionsStack, modelWithTwoVersions, uniqueModel, type TestStack } from '../support/stack';
 
 /** The evaluation routes as Azure calls them, against the real registry the functions' services use. */
 let handlers: {
@@ -11,12 +10,7 @@ let handlers: {
 let stack: TestStack;
 
 beforeAll(async () => {
-  const database = `evaluations-${randomUUID().slice(0, 8)}`;
-  process.env.AzureWebJobsStorage = inject('storageConnection');
-  process.env.COSMOS_ENDPOINT = inject('cosmosEndpoint');
-  process.env.COSMOS_KEY = inject('cosmosKey');
-  process.env.COSMOS_DATABASE = database;
-  stack = await testStack({ database });
+  stack = await functionsStack('evaluations');
   handlers = {
     evaluate: (await import('../../functions/evaluate-model')).evaluateModelHandler,
     list: (await import('../../functions/list-evaluations')).listEvaluationsHandler,

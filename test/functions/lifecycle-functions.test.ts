@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { retrain } from '../../shared/training/retrain';
-import { testStack, type TestStack, modelWithTwoVersions } from '../support/stack';
+import { functionsStack, modelWithTwoVersions, type TestStack } from '../support/stack';
 
 /** The lifecycle routes as Azure calls them, against the real registry the functions' services use. */
 let handlers: {
@@ -13,12 +12,7 @@ let handlers: {
 let stack: TestStack;
 
 beforeAll(async () => {
-  const database = `lifecycle-${randomUUID().slice(0, 8)}`;
-  process.env.AzureWebJobsStorage = inject('storageConnection');
-  process.env.COSMOS_ENDPOINT = inject('cosmosEndpoint');
-  process.env.COSMOS_KEY = inject('cosmosKey');
-  process.env.COSMOS_DATABASE = database;
-  stack = await testStack({ database });
+  stack = await functionsStack('lifecycle');
   handlers = {
     setAlias: (await import('../../functions/set-alias')).setAliasHandler,
     deleteAlias: (await import('../../functions/delete-alias')).deleteAliasHandler,

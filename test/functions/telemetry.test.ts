@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
-import { beforeAll, describe, expect, inject, it, vi, type MockInstance } from 'vitest';
+import { beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { getServices } from '../../shared/platform/services';
 import type { LogTelemetry, Telemetry } from '../../shared/platform/telemetry';
 import { defineModel } from '../../shared/registry/define-model';
-import { modelWithTwoVersions, separableCsv, testStack, uniqueModel, type TestStack } from '../support/stack';
+import { functionsStack, modelWithTwoVersions, separableCsv, uniqueModel, type TestStack } from '../support/stack';
 
 /**
  * What the functions record, through the telemetry their services carry (the readable log sink
@@ -24,12 +23,7 @@ let events: MockInstance<Telemetry['event']>;
 let model: string;
 
 beforeAll(async () => {
-  const database = `telemetry-${randomUUID().slice(0, 8)}`;
-  process.env.AzureWebJobsStorage = inject('storageConnection');
-  process.env.COSMOS_ENDPOINT = inject('cosmosEndpoint');
-  process.env.COSMOS_KEY = inject('cosmosKey');
-  process.env.COSMOS_DATABASE = database;
-  stack = await testStack({ database });
+  stack = await functionsStack('telemetry');
   handlers = {
     score: (await import('../../functions/score')).scoreHandler,
     v2Infer: (await import('../../functions/v2-infer')).v2InferHandler,

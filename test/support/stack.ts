@@ -44,6 +44,20 @@ export async function testStack(options: { database?: string; storageConnection?
   };
 }
 
+/**
+ * For tests that call function handlers: points the functions' own services (`getServices`) at the
+ * run's Azurite and at a Cosmos database of the calling file's own, and returns a stack on the same
+ * database, so the test sees what the handlers wrote.
+ */
+export async function functionsStack(prefix: string): Promise<TestStack> {
+  const database = `${prefix}-${randomUUID().slice(0, 8)}`;
+  process.env.AzureWebJobsStorage = inject('storageConnection');
+  process.env.COSMOS_ENDPOINT = inject('cosmosEndpoint');
+  process.env.COSMOS_KEY = inject('cosmosKey');
+  process.env.COSMOS_DATABASE = database;
+  return testStack({ database });
+}
+
 /** A model name no other test uses. */
 export function uniqueModel(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
