@@ -264,13 +264,7 @@ function objectiveAndGradient(
       addScaledRow(residual, x, rowStart, gradient, w, cols);
     }
   }
-  let squaredNorm = 0;
-  for (let k = 0; k < weightCount; k++) {
-    const w = params[k]!;
-    squaredNorm += w * w;
-    gradient[k] = gradient[k]! + l2 * w;
-  }
-  return loss + 0.5 * l2 * squaredNorm;
+  return loss + addRidgePenalty(params, gradient, weightCount, l2);
 }
 
 // Two classes: the loss depends only on the score difference (W₁ − W₀)·x + (b₁ − b₀), and class 0's
@@ -306,13 +300,18 @@ function binaryObjectiveAndGradient(
   gradient[weightCount] = -interceptGradient;
   gradient[weightCount + 1] = interceptGradient;
   for (let j = 0; j < cols; j++) gradient[j] = -gradient[cols + j]!;
+  return loss + addRidgePenalty(params, gradient, weightCount, l2);
+}
+
+// Adds the L2 penalty's gradient to the weights' (not the intercepts') and returns the penalty.
+function addRidgePenalty(params: Float64Array, gradient: Float64Array, weightCount: number, l2: number): number {
   let squaredNorm = 0;
   for (let k = 0; k < weightCount; k++) {
     const w = params[k]!;
     squaredNorm += w * w;
     gradient[k] = gradient[k]! + l2 * w;
   }
-  return loss + 0.5 * l2 * squaredNorm;
+  return 0.5 * l2 * squaredNorm;
 }
 
 // Σ_j a[aStart + j]·b[bStart + j]. Four partial sums, because one running sum would wait on
