@@ -135,7 +135,7 @@ export async function evaluateModel(deps: EvaluationDeps, model: string, options
   }
   if (retrain) {
     try {
-      await deps.retrainQueue.send({ model, reason: retrain.reason, requestedAt: windowEnd, key: retrain.key });
+      await deps.retrainQueue.send({ model, reason: retrain.reason, requestedAt: now.toISOString(), key: retrain.key });
     } catch (err) {
       // Give the window back, so the next run evaluates it again and asks again.
       await deps.registry.deleteEvaluation(model, evaluation.id).catch(() => undefined);
@@ -220,7 +220,10 @@ async function baselineOf(deps: EvaluationDeps, version: VersionDocument): Promi
   return Object.keys(features).length ? { features } : undefined;
 }
 
-/** One version's drift accumulators: each baselined input and the predictions, fed one log line at a time. */
+/**
+ * One version's drift accumulators: each baselined input and the predictions, fed one log line at a
+ * time. Trained versions log one named input per feature; imported ones carry no training baseline.
+ */
 class VersionMonitor {
   readonly #inputs = new Map<string, DriftAccumulator>();
   readonly #prediction: DriftAccumulator | undefined;
@@ -247,19 +250,8 @@ class VersionMonitor {
 
   add(line: InferenceLogLine): void {
     this.#rows++;
-    const matrix = this.#matrixInput(line);
-    for (const [name, accumulator] of this.#inputs) {
-      accumulator.add(matrix ? matrix[this.version.featureNames!.indexOf(name)] : scalar(line.inputs[name]));
-    }
+    for (const [name, accumulator] of this.#inputs) accumulator.add(scalar(line.inputs[name]));
     if (this.#prediction && this.#predictionOutput) this.#prediction.add(scalar(line.outputs[this.#predictionOutput]));
-  }
-
-  /** Imported models with one `[N, k]` input log each row as an array; `featureNames` name its columns. */
-  #matrixInput(line: InferenceLogLine): readonly unknown[] | undefined {
-    const names = this.version.featureNames;
-    if (!names || this.version.inputs.length !== 1) return undefined;
-    const value = line.inputs[this.version.inputs[0]!.name];
-    return Array.isArray(value) && value.length === names.length ? value : undefined;
   }
 
   drift(thresholds: Thresholds): VersionEvaluation['drift'] {

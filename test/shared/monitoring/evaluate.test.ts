@@ -122,7 +122,7 @@ describe('scheduled evaluation', () => {
     expect(events.every((e) => e.properties?.metric !== 'drift:x1')).toBe(true);
 
     const requests = (await drainRetrainRequests(stack.storageConnection, stack.queueName)).filter((r) => r.model === model);
-    expect(requests).toEqual([{ model, reason: 'drift', requestedAt: evaluation.windowEnd, key: evaluation.retrain!.key }]);
+    expect(requests).toEqual([{ model, reason: 'drift', requestedAt: evaluation.evaluatedAt, key: evaluation.retrain!.key }]);
     // No drop is newer than what version 1 learned from: the retrain says so rather than register the same model.
     const deps = { ...stack, timeBudgetSeconds: 60, holdoutFraction: 0.2 };
     expect(await retrain(deps, requests[0]!)).toMatchObject({ kind: 'skipped', reason: expect.stringMatching(/^Retrain for drift skipped: version 1 was trained on every accepted drop there is \(1\)/) });
