@@ -178,13 +178,44 @@ program
 
 program
   .command('retrain <model>')
-  .description('ask for a retrain now; --idempotency-key makes the request idempotent')
+  .description('ask for a retrain now; --idempotency-key makes the request idempotent; --wait follows the training')
   .option('--idempotency-key <key>', 'the same key never trains twice')
-  .action(async (model: string, options: { idempotencyKey?: string }) => {
+  .option('--wait', 'wait for the run, printing its progress, and say what it registered', false)
+  .option('--timeout <seconds>', 'how long --wait waits', '900')
+  .action(async (model: string, options: { idempotencyKey?: string; wait: boolean; timeout: string }) => {
+    const api = client();
     const body = options.idempotencyKey ? { key: options.idempotencyKey } : undefined;
-    const reply = await client().request<{ key: string }>('POST', `/models/${model}/retrain`, body);
-    print(reply, () => `Retrain of ${model} queued (key ${reply.key}).`);
+    const reply = await api.request<{ key: string }>('POST', `/models/${model}/retrain`, body);
+    if (!options.wait) return print(reply, () => `Retrain of ${model} queued (key ${reply.key}).`);
+    progress(`Retrain of ${model} queued (key ${reply.key}); waiting for it…`);
+    let shown = '';
+    const run = await waitFor(Date.now() + Number(options.timeout) * 1000, 'the training run', async () => {
+      const { runs } = await api.request<{ runs: Run[] }>('GET', `/models/${model}/runs?limit=50`);
+      // A request that arrived while another run trained the model is folded into a follow-up run.
+      const own = runs.find((r) => r.key === reply.key);
+      const current = own?.status === 'folded' ? runs.find((r) => r.covers?.includes(reply.key)) : own;
+      const line = current ? `${current.status}${current.progress ? `: ${current.progress}` : ''}` : 'queued';
+      if (line !== shown) progress(`  ${(shown = line)}`);
+      return current && current.status !== 'running' && current.status !== 'folded' ? current : undefined;
+    }, false);
+    print(run, () =>
+      run.status === 'succeeded'
+        ? `Version ${run.version} registered${run.promotion ? ` as ${run.promotion.decision === 'none' ? 'no alias' : run.promotion.decision}: ${run.promotion.reason}` : ''}.`
+        : `Run ${run.status}: ${run.message ?? ''}`,
+    );
+    if (run.status === 'failed') process.exitCode = 1;
   });
+
+/** A training run as `GET /models/{model}/runs` shows it. */
+interface Run {
+  key: string;
+  status: 'running' | 'succeeded' | 'failed' | 'skipped' | 'folded';
+  version?: number;
+  covers?: string[];
+  progress?: string;
+  message?: string;
+  promotion?: { decision: string; reason: string };
+}
 
 program
   .command('reports <model>')
@@ -360,8 +391,8 @@ function formatBytes(bytes: number): string {
   return bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-async function waitFor<T>(deadline: number, what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const showDots = !asJson() && process.stderr.isTTY;
+async function waitFor<T>(deadline: number, what: string, probe: () => Promise<T | undefined>, withDots = true): Promise<T> {
+  const showDots = withDots && !asJson() && process.stderr.isTTY;
   let dots = 0;
   for (;;) {
     const value = await probe();

@@ -160,6 +160,15 @@ export class CosmosRegistry implements Registry {
     return this.#upsert(doc, runDocumentSchema);
   }
 
+  async listRuns(model: string, limit = 50): Promise<RunDocument[]> {
+    const query = {
+      query: `SELECT TOP ${Math.max(1, Math.floor(limit))} * FROM c WHERE c.model = @model AND c.type = 'run' ORDER BY c.startedAt DESC`,
+      parameters: [{ name: '@model', value: model }],
+    };
+    const { resources } = await this.#c.items.query(query, { partitionKey: model }).fetchAll();
+    return resources.map((r) => runDocumentSchema.parse(r));
+  }
+
   createEvaluation(doc: EvaluationDocument): Promise<EvaluationDocument> {
     return this.#create(doc, evaluationDocumentSchema, `Model "${doc.model}" was already evaluated for the window starting ${doc.windowStart}.`);
   }

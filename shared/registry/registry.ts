@@ -39,6 +39,8 @@ export interface Registry {
   /** Creates a run document; throws `Conflict` when one with that id exists (the idempotency check). */
   createRun(doc: RunDocument): Promise<RunDocument>;
   upsertRun(doc: RunDocument): Promise<RunDocument>;
+  /** The model's training runs, newest started first, at most `limit`. */
+  listRuns(model: string, limit?: number): Promise<RunDocument[]>;
 
   /** Records an evaluation; throws `Conflict` when its window was already evaluated. */
   createEvaluation(doc: EvaluationDocument): Promise<EvaluationDocument>;

@@ -96,3 +96,14 @@ describe('modelloop evaluate and evaluations', () => {
     await expect(cli('evaluations', model, '--from', 'yesterday')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/modelloop: "from" must be an ISO-8601 time/) });
   });
 });
+
+describe('modelloop retrain --wait', () => {
+  it('follows the run and says what it registered', async () => {
+    const { stdout, stderr } = await cli('retrain', model, '--wait', '--idempotency-key', 'cli-wait');
+    expect(stderr).toMatch(/Retrain of cli-predict queued \(key manual:cli-predict:cli-wait\); waiting for it…/);
+    expect(stdout.trim()).toMatch(/^Version \d+ registered as (challenger|production): .+\.$/);
+    // The same key again is the same run: it is answered at once, nothing trains twice.
+    const again = await cli('--json', 'retrain', model, '--wait', '--idempotency-key', 'cli-wait');
+    expect(JSON.parse(again.stdout)).toMatchObject({ key: 'manual:cli-predict:cli-wait', status: 'succeeded' });
+  });
+});

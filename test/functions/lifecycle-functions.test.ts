@@ -8,6 +8,7 @@ let handlers: {
   setAlias: typeof import('../../functions/set-alias').setAliasHandler;
   deleteAlias: typeof import('../../functions/delete-alias').deleteAliasHandler;
   getVersion: typeof import('../../functions/get-version').getVersionHandler;
+  listRuns: typeof import('../../functions/list-runs').listRunsHandler;
 };
 let stack: TestStack;
 
@@ -17,6 +18,7 @@ beforeAll(async () => {
     setAlias: (await import('../../functions/set-alias')).setAliasHandler,
     deleteAlias: (await import('../../functions/delete-alias')).deleteAliasHandler,
     getVersion: (await import('../../functions/get-version')).getVersionHandler,
+    listRuns: (await import('../../functions/list-runs')).listRunsHandler,
   };
 });
 
@@ -72,5 +74,23 @@ describe('GET /models/{model}/versions/{version}', () => {
     const model = await modelWithTwoVersions(stack, 'http-ops');
     const reply = await call(handlers.getVersion, new HttpRequest({ method: 'GET', url: `http://localhost:7071/models/${model}/versions/2`, params: { model, version: '2' } }));
     expect(reply).toMatchObject({ status: 200, body: { version: 2, lineage: { source: 'trained', run: { status: 'succeeded' }, datasets: [{ status: 'accepted' }], aliasMoves: [{ alias: 'challenger', to: 2 }] } } });
+  });
+});
+
+describe('GET /models/{model}/runs', () => {
+  it('lists the training runs newest first, with what each registered and why', async () => {
+    const model = await modelWithTwoVersions(stack, 'http-ops');
+    const get = (query = '') => call(handlers.listRuns, new HttpRequest({ method: 'GET', url: `http://localhost:7071/models/${model}/runs${query}`, params: { model } }));
+    const reply = await get();
+    expect(reply.status).toBe(200);
+    expect(reply.body.runs).toMatchObject([
+      { reason: 'data', status: 'succeeded', version: 2, promotion: { decision: 'challenger' } },
+      { reason: 'data', status: 'succeeded', version: 1, promotion: { decision: 'production', by: 'system:first-version' } },
+    ]);
+    expect(reply.body.runs[0].key).toBe(`${reply.body.runs[1].key}:again`);
+    expect((await get('?limit=1')).body.runs).toHaveLength(1);
+    expect(await get('?limit=1000')).toMatchObject({ status: 400, body: { code: 'InvalidInput', error: expect.stringMatching(/"limit" must be a whole number from 1 to 200/) } });
+    const unknown = 'nope-' + model;
+    expect(await call(handlers.listRuns, new HttpRequest({ method: 'GET', url: `http://localhost:7071/models/${unknown}/runs`, params: { model: unknown } }))).toMatchObject({ status: 404, body: { code: 'ModelNotFound' } });
   });
 });
