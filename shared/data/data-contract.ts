@@ -1,5 +1,5 @@
 import type { FeatureSpec, FeatureType, ModelDefinition } from './model-definition';
-import type { DropColumn, DropTable } from './drop-table';
+import { codesOf, type DropColumn, type DropTable } from './drop-table';
 
 /**
  * The data contract a model holds its drops to: every feature column with its type, and the
@@ -205,7 +205,7 @@ export function checkTable(table: DropTable, contract: DataContract): CheckedTab
   };
 
   const names = Object.keys(contract.features);
-  const full: ColumnValues[] = names.map((name) => {
+  const full: CheckedColumn[] = names.map((name) => {
     const spec = contract.features[name]!;
     const column = table.columns[header.indexOf(name)]!;
     return checkColumn(column, n, spec, sink(name));
@@ -220,13 +220,14 @@ export function checkTable(table: DropTable, contract: DataContract): CheckedTab
   const stats: Record<string, ColumnStats> = {};
   names.forEach((name, f) => {
     const spec = contract.features[name]!;
-    const values = compact(full[f]!, keep, accepted);
-    columns[name] = values;
-    stats[name] = values instanceof Float64Array ? numericStats(spec.type, values) : categoryStats(spec.type, values);
+    const checked = compact(full[f]!, keep, accepted);
+    columns[name] = checked.values;
+    stats[name] = statsOf(spec.type, checked);
   });
-  const targetValues = compact(fullTarget, keep, accepted);
+  const checkedTarget = compact(fullTarget, keep, accepted);
+  const targetValues = checkedTarget.values;
   const target: (string | number)[] = targetValues instanceof Float64Array ? Array.from(targetValues) : (targetValues as string[]);
-  stats[contract.target.name] = targetValues instanceof Float64Array ? numericStats('number', targetValues) : categoryStats('label', targetValues);
+  stats[contract.target.name] = statsOf(targetValues instanceof Float64Array ? 'number' : 'label', checkedTarget);
 
   // Stable sort: problems of one row stay in column order (features, then the target).
   const order = new Map(names.map((name, i) => [name, i]));
@@ -248,61 +249,87 @@ export function checkTable(table: DropTable, contract: DataContract): CheckedTab
 
 type ProblemSink = (row: number, code: RowProblem['code'], expected: string, received: () => string) => void;
 
-// One loop per feature type, each over one column, so the per-cell work is a direct call on one
-// column class and a typed-array store; problems (rare) go through the sink.
-function checkColumn(column: DropColumn, n: number, spec: FeatureSpec, problem: ProblemSink): ColumnValues {
-  const nullable = spec.nullable === true;
+/** A checked column: its values, and for categories each row's code into the distinct values. */
+interface CheckedColumn {
+  values: ColumnValues;
+  codes?: Int32Array;
+  names?: readonly string[];
+}
+
+// One function and one loop per feature type, each over one column's typed array, so every loop
+// is compiled for one kind of array and the per-cell work is a compare and a store; categories are
+// checked per cell on their codes, against verdicts taken once per distinct value. Problems (rare)
+// go through the sink.
+function checkColumn(column: DropColumn, n: number, spec: FeatureSpec, problem: ProblemSink): CheckedColumn {
   switch (spec.type) {
     case 'number':
-    case 'integer': {
-      const out = new Float64Array(n);
-      const integer = spec.type === 'integer';
-      const min = spec.min ?? -Infinity;
-      const max = spec.max ?? Infinity;
-      const allowed = spec.values ? new Set(spec.values.map(Number)) : undefined;
-      column.numbers(out);
-      for (let r = 0; r < n; r++) {
-        const value = out[r]!;
-        if (value === value) {
-          if (integer && !Number.isInteger(value)) problem(r, 'invalid_type', expectedOf(spec, 'invalid_type'), () => quote(column.text(r)));
-          else if (value < min || value > max) problem(r, 'out_of_range', expectedOf(spec, 'out_of_range'), () => column.text(r).trim());
-          else if (allowed && !allowed.has(value)) problem(r, 'not_allowed', expectedOf(spec, 'not_allowed'), () => column.text(r).trim());
-        } else if (column.isEmpty(r)) {
-          if (!nullable) problem(r, 'missing_value', expectedOf(spec, 'missing_value'), () => 'empty');
-        } else problem(r, 'invalid_type', expectedOf(spec, 'invalid_type'), () => quote(column.text(r)));
-      }
-      return out;
-    }
-    case 'boolean': {
-      const out = new Float64Array(n);
-      for (let r = 0; r < n; r++) {
-        const value = column.boolean(r);
-        if (value >= 0) out[r] = value;
-        else {
-          out[r] = NaN;
-          if (!column.isEmpty(r)) problem(r, 'invalid_type', expectedOf(spec, 'invalid_type'), () => quote(column.text(r)));
-          else if (!nullable) problem(r, 'missing_value', expectedOf(spec, 'missing_value'), () => 'empty');
-        }
-      }
-      return out;
-    }
+    case 'integer':
+      return { values: checkNumbers(column, n, spec, problem) };
+    case 'boolean':
+      return { values: checkBooleans(column, n, spec, problem) };
     case 'category':
-    case 'string': {
-      const out: (string | null)[] = new Array(n);
-      const allowed = spec.values ? new Set(spec.values.map(String)) : undefined;
-      column.categories(out);
-      for (let r = 0; r < n; r++) {
-        const value = out[r]!;
-        if (value === null) {
-          if (!nullable) problem(r, 'missing_value', expectedOf(spec, 'missing_value'), () => 'empty');
-        } else if (allowed && !allowed.has(value)) problem(r, 'not_allowed', expectedOf(spec, 'not_allowed'), () => quote(value));
-      }
-      return out;
-    }
+    case 'string':
+      return checkCategories(column, n, spec, problem);
   }
 }
 
-function checkTarget(column: DropColumn, n: number, target: TargetSpec, problem: ProblemSink): ColumnValues {
+function checkNumbers(column: DropColumn, n: number, spec: FeatureSpec, problem: ProblemSink): Float64Array {
+  const nullable = spec.nullable === true;
+  const out = new Float64Array(n);
+  const integer = spec.type === 'integer';
+  const min = spec.min ?? -Infinity;
+  const max = spec.max ?? Infinity;
+  const allowed = spec.values ? new Set(spec.values.map(Number)) : undefined;
+  column.numbers(out);
+  for (let r = 0; r < n; r++) {
+    const value = out[r]!;
+    if (value === value) {
+      if (integer && !Number.isInteger(value)) problem(r, 'invalid_type', expectedOf(spec, 'invalid_type'), () => quote(column.text(r)));
+      else if (value < min || value > max) problem(r, 'out_of_range', expectedOf(spec, 'out_of_range'), () => column.text(r).trim());
+      else if (allowed && !allowed.has(value)) problem(r, 'not_allowed', expectedOf(spec, 'not_allowed'), () => column.text(r).trim());
+    } else if (column.isEmpty(r)) {
+      if (!nullable) problem(r, 'missing_value', expectedOf(spec, 'missing_value'), () => 'empty');
+    } else problem(r, 'invalid_type', expectedOf(spec, 'invalid_type'), () => quote(column.text(r)));
+  }
+  return out;
+}
+
+function checkBooleans(column: DropColumn, n: number, spec: FeatureSpec, problem: ProblemSink): Float64Array {
+  const nullable = spec.nullable === true;
+  const out = new Float64Array(n);
+  for (let r = 0; r < n; r++) {
+    const value = column.boolean(r);
+    if (value >= 0) out[r] = value;
+    else {
+      out[r] = NaN;
+      if (!column.isEmpty(r)) problem(r, 'invalid_type', expectedOf(spec, 'invalid_type'), () => quote(column.text(r)));
+      else if (!nullable) problem(r, 'missing_value', expectedOf(spec, 'missing_value'), () => 'empty');
+    }
+  }
+  return out;
+}
+
+function checkCategories(column: DropColumn, n: number, spec: FeatureSpec, problem: ProblemSink): CheckedColumn {
+  const nullable = spec.nullable === true;
+  const allowed = spec.values ? new Set(spec.values.map(String)) : undefined;
+  const codes = new Int32Array(n);
+  const names = column.categoryCodes ? column.categoryCodes(codes) : codesOf(column, codes);
+  const permitted = allowed ? Uint8Array.from(names, (name) => (allowed.has(name) ? 1 : 0)) : undefined;
+  const out: (string | null)[] = new Array(n);
+  for (let r = 0; r < n; r++) {
+    const code = codes[r]!;
+    if (code < 0) {
+      out[r] = null;
+      if (!nullable) problem(r, 'missing_value', expectedOf(spec, 'missing_value'), () => 'empty');
+    } else {
+      out[r] = names[code]!;
+      if (permitted && !permitted[code]) problem(r, 'not_allowed', expectedOf(spec, 'not_allowed'), () => quote(names[code]!));
+    }
+  }
+  return { values: out, codes, names };
+}
+
+function checkTarget(column: DropColumn, n: number, target: TargetSpec, problem: ProblemSink): CheckedColumn {
   if (target.type === 'number') {
     const out = new Float64Array(n);
     column.numbers(out);
@@ -313,29 +340,73 @@ function checkTarget(column: DropColumn, n: number, target: TargetSpec, problem:
         else problem(r, 'invalid_type', expectedOfTarget(target, 'invalid_type'), () => quote(column.text(r)));
       }
     }
-    return out;
+    return { values: out };
   }
+  const codes = new Int32Array(n);
+  const names = column.categoryCodes ? column.categoryCodes(codes) : codesOf(column, codes);
   const out: (string | null)[] = new Array(n);
   const integer = target.labelType === 'integer';
-  column.categories(out);
   for (let r = 0; r < n; r++) {
-    const value = out[r]!;
-    if (value === null) problem(r, 'missing_value', expectedOfTarget(target, 'missing_value'), () => 'empty');
-    else if (integer && !Number.isInteger(column.number(r))) problem(r, 'invalid_type', expectedOfTarget(target, 'invalid_type'), () => quote(value));
+    const code = codes[r]!;
+    if (code < 0) {
+      out[r] = null;
+      problem(r, 'missing_value', expectedOfTarget(target, 'missing_value'), () => 'empty');
+    } else {
+      const value = names[code]!;
+      out[r] = value;
+      if (integer && !Number.isInteger(column.number(r))) problem(r, 'invalid_type', expectedOfTarget(target, 'invalid_type'), () => quote(value));
+    }
   }
-  return out;
+  return { values: out, codes, names };
 }
 
-function compact(values: ColumnValues, bad: Uint8Array | undefined, accepted: number): ColumnValues {
-  if (!bad) return values;
-  if (values instanceof Float64Array) {
-    const out = new Float64Array(accepted);
-    for (let r = 0, w = 0; r < values.length; r++) if (!bad[r]) out[w++] = values[r]!;
-    return out;
+/** Keeps the accepted rows, in place: a Float64Array becomes a view of its first `accepted` values. */
+function compact(column: CheckedColumn, bad: Uint8Array | undefined, accepted: number): CheckedColumn {
+  if (!bad) return column;
+  const { values, codes } = column;
+  if (values instanceof Float64Array) return { values: compactNumbers(values, bad, accepted) };
+  compactStrings(values, bad, accepted);
+  return { values, ...(codes ? { codes: compactCodes(codes, bad, accepted), names: column.names! } : {}) };
+}
+
+// Three copies of one loop, one per array kind, so each stays compiled for its kind.
+function compactNumbers(values: Float64Array, bad: Uint8Array, accepted: number): Float64Array {
+  for (let r = 0, w = 0; r < values.length; r++) if (!bad[r]) values[w++] = values[r]!;
+  return values.subarray(0, accepted);
+}
+
+function compactCodes(codes: Int32Array, bad: Uint8Array, accepted: number): Int32Array {
+  for (let r = 0, w = 0; r < codes.length; r++) if (!bad[r]) codes[w++] = codes[r]!;
+  return codes.subarray(0, accepted);
+}
+
+function compactStrings(values: (string | null)[], bad: Uint8Array, accepted: number): void {
+  for (let r = 0, w = 0; r < values.length; r++) if (!bad[r]) values[w++] = values[r]!;
+  values.length = accepted;
+}
+
+function statsOf(type: FeatureType | 'label', column: CheckedColumn): ColumnStats {
+  if (column.values instanceof Float64Array) return numericStats(type as FeatureType, column.values);
+  if (column.codes) return codeStats(type, column.codes, column.names!);
+  return categoryStats(type, column.values);
+}
+
+/** `categoryStats` from codes: counted in an Int32Array, one entry per distinct value. */
+function codeStats(type: FeatureType | 'label', codes: Int32Array, names: readonly string[]): ColumnStats {
+  const counts = new Int32Array(names.length);
+  let nulls = 0;
+  for (let r = 0; r < codes.length; r++) {
+    const code = codes[r]!;
+    if (code < 0) nulls++;
+    else counts[code]!++;
   }
-  const out: (string | null)[] = new Array(accepted);
-  for (let r = 0, w = 0; r < values.length; r++) if (!bad[r]) out[w++] = values[r]!;
-  return out;
+  const present: [string, number][] = [];
+  for (let k = 0; k < names.length; k++) if (counts[k]! > 0) present.push([names[k]!, counts[k]!]);
+  return { type, count: codes.length - nulls, nulls, distinct: present.length, categories: topCategories(present) };
+}
+
+function topCategories(counts: [string, number][]): Record<string, number> {
+  return Object.fromEntries(counts.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 100));
 }
 
 function rangeText(spec: FeatureSpec): string {
@@ -367,19 +438,17 @@ export function numericStats(type: FeatureType, values: Float64Array): ColumnSta
     if (v > max) max = v;
   }
   const mean = count > 0 ? sum / count : 0;
-  let m2 = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (v === v) m2 += (v - mean) * (v - mean);
-  }
   const nulls = values.length - count;
   if (count === 0) return { type, count, nulls };
+  // The second pass also takes every stride-th value for the quantiles.
   const stride = Math.max(1, Math.ceil(count / QUANTILE_SAMPLE));
   const sample = new Float64Array(Math.ceil(count / stride));
   let taken = 0;
+  let m2 = 0;
   for (let i = 0, skip = 0; i < values.length; i++) {
     const v = values[i]!;
     if (v !== v) continue;
+    m2 += (v - mean) * (v - mean);
     if (skip === 0) {
       sample[taken++] = v;
       skip = stride;
@@ -400,6 +469,5 @@ export function categoryStats(type: FeatureType | 'label', values: readonly (str
     if (v === null) nulls++;
     else counts.set(v, (counts.get(v) ?? 0) + 1);
   }
-  const top = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 100);
-  return { type, count: values.length - nulls, nulls, distinct: counts.size, categories: Object.fromEntries(top) };
+  return { type, count: values.length - nulls, nulls, distinct: counts.size, categories: topCategories([...counts.entries()]) };
 }

@@ -1,5 +1,6 @@
 import { ensureError } from '../platform/errors';
-import { defineModel, describeModel, pendingDrops, type ModelView } from '../registry/define-model';
+import { CONTAINERS } from '../platform/blob-store';
+import { defineModel, describeModel, type ModelView } from '../registry/define-model';
 import { ingestDrop, type IngestDeps } from './ingest-drop';
 
 /**
@@ -9,13 +10,20 @@ import { ingestDrop, type IngestDeps } from './ingest-drop';
 export async function defineModelAndJudgePending(deps: IngestDeps, model: string, body: unknown): Promise<{ created: boolean; view: ModelView; judged: number }> {
   const { created } = await defineModel(deps, model, body);
   let judged = 0;
-  for (const drop of await pendingDrops(deps, model)) {
-    try {
-      await ingestDrop(deps, { model, file: drop.file, bytes: drop.bytes });
-      judged++;
-    } catch (err) {
-      // The drop stays pending and is judged again on the next definition or redelivery.
-      deps.log.error(`Pending drop datasets/${model}/${drop.file} could not be judged: ${ensureError(err).message}`);
+  // Each pending drop is streamed from its blob and judged before the next is read, so a large one
+  // costs its column data once, not its bytes times the number of drops waiting.
+  for (const dataset of (await deps.registry.listDatasets(model)).filter((d) => d.status === 'pending')) {
+    for (const file of dataset.files) {
+      try {
+        const blob = await deps.blobs.openRead(CONTAINERS.datasets, `${model}/${file}`);
+        if (!blob) continue;
+        await ingestDrop(deps, { model, file, chunks: blob.stream as AsyncIterable<Uint8Array>, blob: { length: blob.size } });
+        judged++;
+      } catch (err) {
+        // The drop stays pending and is judged again on the next definition or redelivery.
+        deps.log.error(`Pending drop datasets/${model}/${file} could not be judged: ${ensureError(err).message}`);
+      }
+      break;
     }
   }
   return { created, view: await describeModel(deps.registry, model), judged };

@@ -28,6 +28,32 @@ export interface DropColumn {
   numbers(out: Float64Array): void;
   /** `category(r)` for every row into `out`, in one tight loop. */
   categories(out: (string | null)[]): void;
+  /**
+   * Every row's category as an index into the returned distinct values (-1 when empty), so checks
+   * and counts run once per distinct value and per cell only on an Int32Array.
+   */
+  categoryCodes?(codes: Int32Array): string[];
+}
+
+/** `categoryCodes` for any column, one Map lookup per cell: for columns without a dictionary of their own. */
+export function codesOf(column: DropColumn, codes: Int32Array): string[] {
+  const names: string[] = [];
+  const index = new Map<string, number>();
+  for (let r = 0; r < codes.length; r++) {
+    const name = column.category(r);
+    if (name === null) {
+      codes[r] = -1;
+      continue;
+    }
+    let code = index.get(name);
+    if (code === undefined) {
+      code = names.length;
+      index.set(name, code);
+      names.push(name);
+    }
+    codes[r] = code;
+  }
+  return names;
 }
 
 /** Cell kinds of a `ValueColumn`. */

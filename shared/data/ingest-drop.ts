@@ -8,7 +8,8 @@ import type { DatasetDocument, ModelDocument } from '../registry/documents';
 import { writeDefinitionRecord } from '../registry/durable-record';
 import { reportPath } from '../registry/manifest';
 import type { Registry } from '../registry/registry';
-import { formatOf, readDrop } from './read-drop';
+import { formatOf, readDrop, readDropStream, tooLarge } from './read-drop';
+import type { DropTable } from './drop-table';
 import { checkTable, inferContract, type CheckedTable, type DataContract } from './data-contract';
 
 export interface IngestDeps {
@@ -23,7 +24,13 @@ export interface DropInput {
   readonly model: string;
   /** The blob name under `datasets/{model}/`. */
   readonly file: string;
-  readonly bytes: Uint8Array;
+  /** The content, when the trigger delivered it whole. */
+  readonly bytes?: Uint8Array;
+  /**
+   * The content as a stream of chunks (`BlobStore.openRead`, a file stream), when `bytes` is not
+   * given: read once, hashed and parsed in the same pass, so memory is the column data.
+   */
+  readonly chunks?: AsyncIterable<Uint8Array>;
   readonly receivedAt?: Date;
   /** What the blob trigger says about the blob (`triggerMetadata.properties`), to tell a finished blob from one still being written. */
   readonly blob?: BlobFacts;
@@ -54,14 +61,15 @@ export function datasetIdOf(bytes: Uint8Array): string {
  * when accepted, asks for a retrain. Safe to run twice for the same blob: duplicates change nothing.
  */
 export async function ingestDrop(deps: IngestDeps, input: DropInput): Promise<IngestOutcome> {
-  const { model, file, bytes } = input;
+  const { model, file } = input;
   const format = formatOf(file);
   if (!format) return { kind: 'ignored', reason: `"${file}" is not a data file (.csv, .jsonl or .parquet)` };
-  if (bytes.byteLength === 0) return { kind: 'ignored', reason: `"${file}" is empty; it is judged once it has content` };
-  const growing = stillGrowing(input);
+  const content = await readContent(input, deps.maxDropBytes);
+  if (content.bytes === 0) return { kind: 'ignored', reason: `"${file}" is empty; it is judged once it has content` };
+  const growing = stillGrowing(input, content.bytes);
   if (growing) return { kind: 'ignored', reason: growing };
 
-  const datasetId = datasetIdOf(bytes);
+  const { datasetId } = content;
   const existing = await deps.registry.getDataset(model, datasetId);
   if (existing && existing.status !== 'pending') {
     const dataset = existing.files.includes(file) ? existing : await deps.registry.upsertDataset({ ...existing, files: [...existing.files, file] });
@@ -71,20 +79,16 @@ export async function ingestDrop(deps: IngestDeps, input: DropInput): Promise<In
 
   const receivedAt = (existing ? new Date(existing.receivedAt) : input.receivedAt ?? new Date()).toISOString();
   const files = existing ? (existing.files.includes(file) ? existing.files : [...existing.files, file]) : [file];
-  const base: ReportBase = { format: 'modelloop.report/1', model, datasetId, files, fileFormat: format, bytes: bytes.byteLength, receivedAt };
+  const base: ReportBase = { format: 'modelloop.report/1', model, datasetId, files, fileFormat: format, bytes: content.bytes, receivedAt };
 
   const modelDoc = await deps.registry.getModel(model);
   if (!modelDoc) {
     const report = emptyReport(base, 'pending', 'ModelNotFound', `Model "${model}" is not defined yet; the drop is kept and judged once it is (PUT /models/${model}).`);
     return record(deps, report);
   }
-  if (bytes.byteLength > deps.maxDropBytes) {
-    const report = emptyReport(base, 'rejected', 'PayloadTooLarge', `The drop is ${bytes.byteLength} bytes, over the limit of ${deps.maxDropBytes} (MAX_DROP_BYTES).`);
-    return record(deps, report);
-  }
   let table;
   try {
-    table = readDrop(bytes, file);
+    table = content.table();
   } catch (err) {
     if (!(err instanceof ModelloopError)) throw err;
     return record(deps, emptyReport(base, 'rejected', err.code, err.message));
@@ -114,16 +118,50 @@ export async function ingestDrop(deps: IngestDeps, input: DropInput): Promise<In
   return record(deps, report, verdict.accepted ? () => requestRetrain(deps, model, datasetId) : undefined);
 }
 
+/** A drop's id and size, and its table on demand (throwing the `ModelloopError` that says why it cannot be read). */
+interface Content {
+  readonly datasetId: string;
+  readonly bytes: number;
+  table(): DropTable;
+}
+
+/**
+ * Whole bytes are hashed first and parsed only if the drop is new; a stream is hashed and parsed in
+ * its one pass. Either way a drop over `maxBytes` is never parsed.
+ */
+async function readContent({ file, bytes, chunks, blob }: DropInput, maxBytes: number): Promise<Content> {
+  if (bytes) {
+    return {
+      datasetId: datasetIdOf(bytes),
+      bytes: bytes.byteLength,
+      table: () => {
+        if (bytes.byteLength > maxBytes) throw tooLarge(bytes.byteLength, maxBytes);
+        return readDrop(bytes, file);
+      },
+    };
+  }
+  if (!chunks) throw new TypeError('ingestDrop needs the drop as bytes or chunks');
+  const streamed = await readDropStream(chunks, file, { maxBytes, ...(blob?.length ? { sizeHint: blob.length } : {}) });
+  return {
+    datasetId: streamed.datasetId,
+    bytes: streamed.bytes,
+    table: () => {
+      if (streamed.error) throw streamed.error;
+      return streamed.table!;
+    },
+  };
+}
+
 /**
  * A block blob is visible only once committed, so its content is final. An append blob can grow
  * after the trigger fires: it is judged once sealed (sealing changes its ETag, which fires the
  * trigger again). Content shorter or longer than the length the trigger saw changed while read;
  * that change fires the trigger again too.
  */
-function stillGrowing({ file, bytes, blob }: DropInput): string | undefined {
+function stillGrowing({ file, blob }: DropInput, bytes: number): string | undefined {
   if (!blob) return undefined;
-  if (blob.length !== undefined && blob.length !== bytes.byteLength) {
-    return `"${file}" changed while it was read (${blob.length} bytes announced, ${bytes.byteLength} read); it is judged when the next change settles`;
+  if (blob.length !== undefined && blob.length !== bytes) {
+    return `"${file}" changed while it was read (${blob.length} bytes announced, ${bytes} read); it is judged when the next change settles`;
   }
   if (/^append/i.test(blob.type ?? '') && blob.sealed !== true) {
     return `"${file}" is an append blob that can still grow; it is judged once sealed (or write drops as block blobs)`;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCsv, parseNumber } from '../../../shared/data/csv';
+import { CsvReader, MAX_RECORD_BYTES, parseCsv, parseNumber } from '../../../shared/data/csv';
 import { tableRows } from '../../../shared/data/drop-table';
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, 'utf8');
@@ -112,6 +112,81 @@ describe('parseCsv, property-based', () => {
         expect(parseNumber(Buffer.from(text), 0, text.length)).toBe(Number.isFinite(expected) ? expected : NaN);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('CsvReader, chunk by chunk', () => {
+  /** Cuts `bytes` at the given fractions of its length: every record boundary, quote and CRLF can fall between two chunks. */
+  const chunked = (bytes: Buffer, cuts: number[]): Buffer[] => {
+    const at = [...new Set(cuts.map((f) => Math.floor(f * bytes.length)))].sort((a, b) => a - b);
+    const out: Buffer[] = [];
+    let from = 0;
+    for (const to of [...at, bytes.length]) {
+      out.push(bytes.subarray(from, to));
+      from = to;
+    }
+    return out;
+  };
+
+  it('reads any file cut into any chunks exactly as it reads it whole', () => {
+    fc.assert(
+      fc.property(csvCase, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }), ({ shape, rows }, cuts) => {
+        const header = Array.from({ length: shape.width }, (_, i) => `col${i}`);
+        const eol = shape.crlf ? '\r\n' : '\n';
+        const field = (cell: string): string => (shape.quoteAll || /[",\r\n]/.test(cell) || (shape.width === 1 && cell === '') ? `"${cell.replaceAll('"', '""')}"` : cell);
+        const text = (shape.bom ? '\uFEFF' : '') + [header.join(','), ...rows.map((row) => row.map(field).join(','))].join(eol) + (shape.finalBreak ? eol : '');
+        const whole = parseCsv(Buffer.from(text));
+        const reader = new CsvReader('drop.csv');
+        for (const chunk of chunked(Buffer.from(text), cuts)) reader.push(chunk);
+        const streamed = reader.end();
+        expect(streamed.header).toEqual(whole.header);
+        expect(tableRows(streamed)).toEqual(tableRows(whole));
+        expect(Array.from(streamed.lines)).toEqual(Array.from(whole.lines));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('names the line of a malformed row whatever the chunking, one byte at a time included', () => {
+    const text = Buffer.from('a,b\r\n1,2\r\n3,"open\r\n');
+    const reader = new CsvReader('drop.csv');
+    for (let i = 0; i < text.length; i++) reader.push(text.subarray(i, i + 1));
+    expect(() => reader.end()).toThrow(expect.objectContaining({ code: 'UnsupportedFormat', message: 'drop.csv is not valid CSV at line 3: a quoted field is never closed.' }));
+    const wide = new CsvReader('drop.csv');
+    expect(() => ['a,b\n1,', '2\n1,2,', '3\n'].forEach((chunk) => wide.push(Buffer.from(chunk)))).toThrow(
+      expect.objectContaining({ code: 'UnsupportedFormat', message: 'drop.csv is not valid CSV at line 3: the row has more than 2 fields, the header has 2.' }),
+    );
+  });
+
+  it('refuses a record that grows past the record limit instead of buffering the rest of the file', () => {
+    const reader = new CsvReader('drop.csv');
+    reader.push(Buffer.from('a,b\n1,"never closed'));
+    const block = Buffer.alloc(MAX_RECORD_BYTES / 4, 'x');
+    expect(() => {
+      for (let i = 0; i < 5; i++) reader.push(block);
+    }).toThrow(expect.objectContaining({ code: 'UnsupportedFormat', message: expect.stringMatching(/^drop\.csv is not valid CSV at line 2: a record is longer than 64 MiB/) }));
+  });
+});
+
+describe('numbers kept as numbers give back their text', () => {
+  it('keeps every cell\'s text and value, whether it is stored as a number or as text', () => {
+    const numeric = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+      fc.stringMatching(/^[+-]?\d{1,18}(\.\d{0,18})?$/),
+      fc.integer({ min: -1e6, max: 1e6 }).chain((n) => fc.integer({ min: 0, max: 6 }).map((d) => (n / 1000).toFixed(d))),
+      fc.constantFrom('-0', '-0.0', '007', '1.50', '5.', '.5', '1e5', ' 2 ', '0.0000001', '123456789012345678901234567890', '1e400', 'NaN', 'Infinity'),
+    );
+    fc.assert(
+      fc.property(fc.array(numeric, { minLength: 1, maxLength: 20 }), (cells) => {
+        const table = parseCsv(Buffer.from(`x\n${cells.map((c) => (c === '' ? '""' : c)).join('\n')}\n`));
+        const column = table.columns[0]!;
+        cells.forEach((cell, row) => {
+          expect(column.text(row)).toBe(cell);
+          expect(Object.is(column.number(row), parseNumber(Buffer.from(cell), 0, cell.length))).toBe(true);
+        });
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONTAINERS } from '../../../shared/platform/blob-store';
 import { dropReportSchema } from '../../../shared/data/drop-report';
@@ -88,6 +89,24 @@ describe('ingestDrop', () => {
     const { judged } = await defineModelAndJudgePending(deps, model, { task: 'classification', target: 'label' });
     expect(judged).toBe(1);
     expect((await stack.registry.listDatasets(model))[0]?.status).toBe('accepted');
+  });
+
+  it('judges a drop streamed from its blob like the same bytes delivered whole, and knows it again by its hash', async () => {
+    const model = uniqueModel('streamed');
+    await defineModel(deps, model, { task: 'classification', target: 'label' });
+    const csv = separableCsv(500);
+    await stack.blobs.write(CONTAINERS.datasets, `${model}/big.csv`, csv);
+    const blob = await stack.blobs.openRead(CONTAINERS.datasets, `${model}/big.csv`);
+    const streamed = await ingestDrop(deps, { model, file: 'big.csv', chunks: blob!.stream as AsyncIterable<Uint8Array>, blob: { length: blob!.size } });
+    expect(streamed.kind === 'judged' && streamed.report).toMatchObject({ status: 'accepted', rowsRead: 500, acceptedRows: 500, datasetId: createHash('sha256').update(csv).digest('hex') });
+    expect(await drop(model, 'copy.csv', csv)).toMatchObject({ kind: 'duplicate' });
+
+    const over = await stack.blobs.openRead(CONTAINERS.datasets, `${model}/big.csv`);
+    const refused = await ingestDrop({ ...deps, maxDropBytes: 1000 }, { model, file: 'again.csv', chunks: (async function* () {
+      for await (const chunk of over!.stream as AsyncIterable<Uint8Array>) yield chunk;
+      yield Buffer.from('0.5,0.5,red,yes,1\n');
+    })() });
+    expect(refused.kind === 'judged' && refused.report).toMatchObject({ status: 'rejected', code: 'PayloadTooLarge', rowsRead: 0, bytes: Buffer.byteLength(csv) + 18 });
   });
 
   it('ignores files that are not data and empty blobs', async () => {
@@ -196,7 +215,7 @@ describe('every rejection is explained', () => {
 
   it('rejects a drop over MAX_DROP_BYTES without reading it', async () => {
     const outcome = await ingestDrop({ ...deps, maxDropBytes: 10 }, { model, file: 'large.csv', bytes: Buffer.from('age,plan,member,label\n3,pro,true,yes\n') });
-    expect(outcome.kind === 'judged' && outcome.report).toMatchObject({ status: 'rejected', code: 'PayloadTooLarge', message: 'The drop is 37 bytes, over the limit of 10 (MAX_DROP_BYTES).' });
+    expect(outcome.kind === 'judged' && outcome.report).toMatchObject({ status: 'rejected', code: 'PayloadTooLarge', message: 'The drop is 37 bytes, over the limit of 10 bytes set by MAX_DROP_BYTES; split it into smaller drops or raise the setting.' });
   });
 
   it('keeps a drop for a model not defined yet as pending, saying how to define it', async () => {

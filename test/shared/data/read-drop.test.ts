@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -6,7 +7,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { checkTable, inferContract } from '../../../shared/data/data-contract';
 import { tableRows } from '../../../shared/data/drop-table';
-import { readDrop } from '../../../shared/data/read-drop';
+import { readDrop, readDropStream } from '../../../shared/data/read-drop';
 import { ModelloopError } from '../../../shared/platform/errors';
 
 const fixtures = join(__dirname, '..', '..', 'fixtures', 'data');
@@ -124,5 +125,62 @@ describe('any bytes get a report or a clear error, never a crash', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('readDropStream', () => {
+  const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+  /** The bytes in chunks of `size`, as a stream hands them over. */
+  async function* chunks(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+    for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+  }
+  const csv = Buffer.from('x,c,flag,label\r\n1.50,"red, dark",true,yes\n-2,blue,FALSE,no\n\n3e2,,true,"y""es"\n');
+  const jsonl = Buffer.from('\uFEFF{"x": 1.5, "c": "red"}\r\n\n{"c": "blue", "x": null, "late": true}\n{"x": "2"}');
+
+  it.each([
+    ['drop.csv', csv],
+    ['drop.jsonl', jsonl],
+    ['drop.parquet', Buffer.from(parquet('SNAPPY'))],
+  ])('reads %s in chunks into the same table as the whole file, with the content hash as its id', async (file, bytes) => {
+    const whole = readDrop(bytes, file);
+    for (const size of [1, 2, 7, 64, bytes.length]) {
+      const streamed = await readDropStream(chunks(bytes, size), file);
+      expect(streamed.error).toBeUndefined();
+      expect(streamed).toMatchObject({ datasetId: sha256(bytes), bytes: bytes.length });
+      expect(streamed.table!.header).toEqual(whole.header);
+      expect(tableRows(streamed.table!)).toEqual(tableRows(whole));
+      expect(Array.from(streamed.table!.lines)).toEqual(Array.from(whole.lines));
+    }
+  });
+
+  it('hashes a drop over the limit to its end without parsing it, and names its size and the setting', async () => {
+    // 1 GiB of CSV rows, made of one 1 MiB chunk handed over 1024 times: nothing the size of the drop is held.
+    const row = '1.5,red,true,yes\n';
+    const block = Buffer.from(row.repeat(Math.floor(2 ** 20 / row.length)).padEnd(2 ** 20, '\n'));
+    async function* gibibyte(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('x,c,flag,label\n');
+      for (let i = 0; i < 1024; i++) yield block;
+    }
+    const streamed = await readDropStream(gibibyte(), 'big.csv', { maxBytes: 512 * 2 ** 20 });
+    expect(streamed.table).toBeUndefined();
+    expect(streamed.bytes).toBe(2 ** 30 + 15);
+    expect(streamed.datasetId).toMatch(/^[0-9a-f]{64}$/);
+    expect(streamed.error).toMatchObject({
+      code: 'PayloadTooLarge',
+      message: 'The drop is 1.00 GiB (1073741839 bytes), over the limit of 512.00 MiB (536870912 bytes) set by MAX_DROP_BYTES; split it into smaller drops or raise the setting.',
+    });
+  }, 120_000);
+
+  it('only hashes a stream whose announced size is over the limit', async () => {
+    const streamed = await readDropStream(chunks(csv, 7), 'drop.csv', { maxBytes: 20, sizeHint: csv.length });
+    expect(streamed).toMatchObject({ datasetId: sha256(csv), bytes: csv.length, error: { code: 'PayloadTooLarge', message: expect.stringMatching(/^The drop is \d+ bytes, over the limit of 20 bytes set by MAX_DROP_BYTES/) } });
+    expect(streamed.table).toBeUndefined();
+  });
+
+  it('keeps hashing after a malformed row, so the report of an unreadable drop has the content\'s id', async () => {
+    const bytes = Buffer.from('a,b\n1,2\n1,2,3\n4,5\n');
+    const streamed = await readDropStream(chunks(bytes, 5), 'drop.csv');
+    expect(streamed).toMatchObject({ datasetId: sha256(bytes), bytes: bytes.length, error: { code: 'UnsupportedFormat', message: 'drop.csv is not valid CSV at line 3: the row has more than 2 fields, the header has 2.' } });
+    expect(streamed.table).toBeUndefined();
   });
 });
