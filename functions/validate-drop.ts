@@ -36,7 +36,6 @@ export async function validateDrop(blob: unknown, context: InvocationContext): P
   }
   const outcome = await ingestDrop(deps, { model, file: name, bytes, blob: blobFacts(context.triggerMetadata?.properties) });
   if (outcome.kind === 'ignored') log.info(`Ignored datasets/${model}/${name}: ${outcome.reason}.`);
-  if (outcome.kind === 'judged') services.telemetry.metric('modelloop.rows.validated', outcome.report.rowsRead, { model, status: outcome.report.status });
 }
 
 /** `triggerMetadata.properties`, camel-cased by @azure/functions: enough to tell an append blob still being written. */

@@ -8,6 +8,7 @@ import type { DatasetDocument, ModelDocument } from '../registry/documents';
 import { writeDefinitionRecord } from '../registry/durable-record';
 import { reportPath } from '../registry/manifest';
 import type { Registry } from '../registry/registry';
+import type { Telemetry } from '../platform/telemetry';
 import { formatOf, readDrop, readDropStream, tooLarge } from './read-drop';
 import type { DropTable } from './drop-table';
 import { checkTable, inferContract, type CheckedTable, type DataContract } from './data-contract';
@@ -18,6 +19,8 @@ export interface IngestDeps {
   readonly retrainQueue: RetrainQueue;
   readonly log: Logger;
   readonly maxDropBytes: number;
+  /** Where `modelloop.rows.validated` goes; every drop judged against a contract records its rows. */
+  readonly telemetry?: Telemetry;
 }
 
 export interface DropInput {
@@ -219,6 +222,7 @@ async function record(deps: IngestDeps, report: DropReport, afterReport?: () => 
   await deps.blobs.writeJson(CONTAINERS.reports, reportPath(report.model, report.datasetId), report);
   await afterReport?.();
   const dataset = await deps.registry.upsertDataset(datasetDocumentFromReport(report));
+  if (report.status !== 'pending') deps.telemetry?.metric('modelloop.rows.validated', report.rowsRead, { model: report.model, status: report.status });
   const log = report.status === 'accepted' ? deps.log.info : deps.log.warn;
   log(`Drop ${report.files.at(-1)} for model "${report.model}" ${report.status}: ${report.message} Report: reports/${reportPath(report.model, report.datasetId)}`);
   return { kind: 'judged', dataset, report };

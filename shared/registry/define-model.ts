@@ -1,5 +1,5 @@
-import { CONTAINERS, type BlobStore } from '../platform/blob-store';
-import { ModelloopError, ensureError } from '../platform/errors';
+import type { BlobStore } from '../platform/blob-store';
+import { ModelloopError } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import { assertModelName, parseModelDefinition, type ModelDefinition } from '../data/model-definition';
 import type { ModelDocument, VersionDocument } from './documents';
@@ -50,26 +50,6 @@ export async function defineModel(deps: DefineModelDeps, model: string, body: un
   const updated = await deps.registry.replaceModel(next);
   deps.log.info(`Model "${model}" definition updated.`);
   return { model: updated, created: false };
-}
-
-/** Drops that arrived before their model was defined; judged once it is. */
-export async function pendingDrops(deps: DefineModelDeps, model: string): Promise<{ file: string; bytes: Buffer }[]> {
-  const pending = (await deps.registry.listDatasets(model)).filter((d) => d.status === 'pending');
-  const out: { file: string; bytes: Buffer }[] = [];
-  for (const dataset of pending) {
-    for (const file of dataset.files) {
-      try {
-        const blob = await deps.blobs.read(CONTAINERS.datasets, `${model}/${file}`);
-        if (blob) {
-          out.push({ file, bytes: blob.bytes });
-          break;
-        }
-      } catch (err) {
-        deps.log.warn(`Pending drop datasets/${model}/${file} could not be read: ${ensureError(err).message}`);
-      }
-    }
-  }
-  return out;
 }
 
 export interface ModelView {

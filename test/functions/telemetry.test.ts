@@ -109,6 +109,17 @@ describe('rows validated (modelloop.rows.validated)', () => {
     await drop('no-target.csv', 'x1,x2,color,amount\n1,2,red,3\n4,5,blue,6\n7,8,red,9\n');
     expect(summary(`modelloop.rows.validated model=${fresh} status=rejected`)).toEqual({ count: 1, sum: 3, min: 3, max: 3 });
   });
+
+  it('counts a drop that waited for its model when the model is defined, and nothing while it waits', async () => {
+    const later = uniqueModel('telemetry-pending');
+    const text = separableCsv(30);
+    await stack.blobs.write('datasets', `${later}/early.csv`, text);
+    await handlers.validateDrop(Buffer.from(text), new InvocationContext({ functionName: 'validate-drop', logHandler: () => {}, triggerMetadata: { model: later, name: 'early.csv' } }));
+    expect([...telemetry.summaries().keys()].filter((key) => key.includes(later))).toEqual([]);
+    const { defineModelAndJudgePending } = await import('../../shared/data/define-and-judge');
+    await defineModelAndJudgePending({ ...(await getServices()), log: stack.log, maxDropBytes: 1 << 26 }, later, { task: 'classification', target: 'label' });
+    expect(summary(`modelloop.rows.validated model=${later} status=accepted`)).toEqual({ count: 1, sum: 30, min: 30, max: 30 });
+  });
 });
 
 describe('operators moving aliases', () => {
