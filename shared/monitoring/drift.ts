@@ -9,45 +9,20 @@ import type { ColumnStats } from '../data/data-contract';
  */
 
 /** Numbers: the training deciles as cut points, and the share of training values in each bin. */
-export interface NumericBaseline {
-  readonly kind: 'numeric';
-  /** Strictly increasing cut points; bin i holds values in (edges[i-1], edges[i]], the last bin values above the last edge. */
-  readonly edges: number[];
-  /** edges.length + 1 shares, summing to 1. */
-  readonly proportions: number[];
-  readonly nullRate: number;
-  readonly min: number;
-  readonly max: number;
-  readonly rows: number;
-}
-
-/** Categories (and labels): the share of each training value; `other` is the share beyond the values kept. */
-export interface CategoryBaseline {
-  readonly kind: 'category';
-  readonly proportions: Record<string, number>;
-  readonly other: number;
-  readonly nullRate: number;
-  readonly rows: number;
-}
-
-export type FeatureBaseline = NumericBaseline | CategoryBaseline;
-
-/** What a version's manifest keeps for monitoring: every feature's baseline and its predictions'. */
-export interface DriftBaseline {
-  readonly features: Record<string, FeatureBaseline>;
-  /** Predicted labels (classifiers) or values (regressors) on the evaluation rows. */
-  readonly prediction?: FeatureBaseline;
-}
-
 const numericBaselineSchema = z.object({
   kind: z.literal('numeric'),
+  /** Strictly increasing cut points; bin i holds values in (edges[i-1], edges[i]], the last bin values above the last edge. */
   edges: z.array(z.number()),
+  /** edges.length + 1 shares, summing to 1. */
   proportions: z.array(z.number()),
   nullRate: z.number(),
   min: z.number(),
   max: z.number(),
   rows: z.number(),
 });
+export type NumericBaseline = z.infer<typeof numericBaselineSchema>;
+
+/** Categories (and labels): the share of each training value; `other` is the share beyond the values kept. */
 const categoryBaselineSchema = z.object({
   kind: z.literal('category'),
   proportions: z.record(z.string(), z.number()),
@@ -55,13 +30,21 @@ const categoryBaselineSchema = z.object({
   nullRate: z.number(),
   rows: z.number(),
 });
-const featureBaselineSchema = z.discriminatedUnion('kind', [numericBaselineSchema, categoryBaselineSchema]);
+export type CategoryBaseline = z.infer<typeof categoryBaselineSchema>;
 
-/** The manifest's `driftBaseline`, validated when an evaluation reads it back. */
-export const driftBaselineSchema: z.ZodType<DriftBaseline> = z.object({
+const featureBaselineSchema = z.discriminatedUnion('kind', [numericBaselineSchema, categoryBaselineSchema]);
+export type FeatureBaseline = z.infer<typeof featureBaselineSchema>;
+
+/**
+ * What a version's manifest keeps for monitoring (`driftBaseline`, validated when an evaluation
+ * reads it back): every input's baseline, and that of its predictions — predicted labels
+ * (classifiers) or values (regressors) on the evaluation rows.
+ */
+export const driftBaselineSchema = z.object({
   features: z.record(z.string(), featureBaselineSchema),
   prediction: featureBaselineSchema.optional(),
 });
+export type DriftBaseline = z.infer<typeof driftBaselineSchema>;
 
 /** Categories kept by name in a baseline; the rest share `other`. */
 export const MAX_BASELINE_CATEGORIES = 100;
