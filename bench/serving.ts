@@ -40,7 +40,8 @@ import { sessionOptions } from '../shared/serving/model-cache';
  *
  * Run: `npx tsc -p tsconfig.json && node dist/bench/serving.js` (`--quick` for shorter runs;
  * `--cold-start [--runs N] [--against DIR [--against-label TEXT]] [--cpu-prof DIR]` for the cold start alone:
- * against another checkout's build, started in the same rounds, and with a CPU profile of one start).
+ * against another checkout's build, started in the same rounds, and with a CPU profile of one start;
+ * `--throughput [--rounds N] [--seconds S] [--against DIR] [--cpu-prof DIR]` for the logistic model at concurrency 64 alone).
  */
 const root = resolve(__dirname, '..', '..');
 const quick = process.argv.includes('--quick');
@@ -220,6 +221,8 @@ async function runBaselineChild(): Promise<void> {
 
 interface Child {
   readonly process: ChildProcess;
+  /** What the child wrote so far (its log: errors only for a host). */
+  output(): string;
   readonly url: string;
   readonly startMs: number;
   stop(): Promise<void>;
@@ -243,6 +246,7 @@ async function startChild(mode: '--host' | '--baseline', env: Env, nodeOptions: 
   });
   return {
     process: child,
+    output: () => output,
     url,
     startMs: performance.now() - spawnedAt,
     stop: () =>
@@ -367,6 +371,26 @@ async function coldStarts(options: ColdStartOptions) {
 
 // ---------------------------------------------------------------- the run
 
+/** Trains the logistic model the product's way (examples/churn.csv dropped through a host child) and returns version 1. */
+async function trainLogistic(common: Env, children: Child[], registry: CosmosRegistry): Promise<VersionDocument> {
+  const first = await startChild('--host', common);
+  children.push(first);
+  const admin = (method: string, path: string, body: string | Buffer, type = 'application/json') => fetch(`${first.url}${path}`, { method, body, headers: { 'content-type': type } });
+  await admin('PUT', '/models/churn', JSON.stringify({ task: 'classification', target: 'churned', trainers: ['linear'] }));
+  await admin('PUT', '/datasets/churn/churn.csv', readFileSync(join(root, 'examples', 'churn.csv')), 'text/csv');
+  const trainedBy = Date.now() + 60_000;
+  for (;;) {
+    const view = (await (await fetch(`${first.url}/models/churn`)).json()) as { aliases?: Record<string, number> };
+    if (view.aliases?.production === 1) break;
+    if (Date.now() > trainedBy) throw new Error('churn version 1 was not trained within 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await first.stop();
+  children.splice(children.indexOf(first), 1);
+  return (await registry.getVersion('churn', 1))!;
+}
+
+
 async function main(): Promise<void> {
   const [azurite, cosmos] = await Promise.all([startAzurite(), startCosmos()]);
   const work = mkdtempSync(join(tmpdir(), 'modelloop-bench-serving-'));
@@ -390,21 +414,7 @@ async function main(): Promise<void> {
     log(`GBDT: ${TREES} trees of depth ${DEPTH}, ${FEATURES} features, ${(gbdt.bytes.byteLength / 1e6).toFixed(2)} MB`);
 
     // The logistic model, trained by the product from examples/churn.csv.
-    const first = await startChild('--host', common);
-    children.push(first);
-    const admin = (method: string, path: string, body: string | Buffer, type = 'application/json') => fetch(`${first.url}${path}`, { method, body, headers: { 'content-type': type } });
-    await admin('PUT', '/models/churn', JSON.stringify({ task: 'classification', target: 'churned', trainers: ['linear'] }));
-    await admin('PUT', '/datasets/churn/churn.csv', readFileSync(join(root, 'examples', 'churn.csv')), 'text/csv');
-    const trainedBy = Date.now() + 60_000;
-    for (;;) {
-      const view = (await (await fetch(`${first.url}/models/churn`)).json()) as { aliases?: Record<string, number> };
-      if (view.aliases?.production === 1) break;
-      if (Date.now() > trainedBy) throw new Error('churn version 1 was not trained within 60 s');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await first.stop();
-    children.pop();
-    const churnVersion = (await registry.getVersion('churn', 1))!;
+    const churnVersion = await trainLogistic(common, children, registry);
     log(`logistic: trained by ${churnVersion.trainer}, ${(await blobs.read('models', artifactPath('churn', 1)))!.bytes.byteLength} bytes`);
 
     const modelsFile = join(work, 'models.json');
@@ -630,6 +640,118 @@ function previousColdStart(): string | undefined {
 
 const COLD_SECTION = 'Serving: cold start, measured alone';
 
+/**
+ * `--throughput [--rounds N] [--seconds S] [--against DIR [--against-label TEXT]] [--cpu-prof DIR]`: the
+ * logistic model at concurrency 64 alone — the bare node:http baseline, the host of another build
+ * (`--against`) and this host, a fresh child each, interleaved round by round so that a machine whose
+ * load drifts weighs on all alike. Writes its own section of docs/benchmarks.md.
+ */
+async function throughputOnly(): Promise<void> {
+  const argument = (name: string): string | undefined => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? process.argv[at + 1] : undefined;
+  };
+  const profileDir = process.argv.includes('--cpu-prof') ? resolve(argument('--cpu-prof') ?? 'cpu-profiles') : undefined;
+  const against = argument('--against') !== undefined ? resolve(argument('--against')!) : undefined;
+  const againstLabel = argument('--against-label') ?? 'another build';
+  const rounds = Number(argument('--rounds') ?? 5);
+  const seconds = Number(argument('--seconds') ?? DURATION_S);
+  const CONNECTIONS = 64;
+  if (against && !existsSync(join(against, 'dist', 'host', 'functions-host.js'))) throw new Error(`--against ${against}: no dist/host/functions-host.js there; build it first.`);
+  const [azurite, cosmos] = await Promise.all([startAzurite(), startCosmos()]);
+  const work = mkdtempSync(join(tmpdir(), 'modelloop-bench-throughput-'));
+  const common: Env = {
+    AzureWebJobsStorage: azurite.connectionString,
+    COSMOS_ENDPOINT: cosmos.endpoint,
+    COSMOS_KEY: COSMOS_EMULATOR_KEY,
+    COSMOS_DATABASE: 'modelloop',
+    COSMOS_CONTAINER: 'registry',
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+  };
+  const children: Child[] = [];
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  try {
+    const blobs = new BlobStore(azurite.connectionString);
+    await blobs.ensureContainers();
+    const registry = new CosmosRegistry({ endpoint: cosmos.endpoint, key: COSMOS_EMULATOR_KEY, database: 'modelloop', container: 'registry' });
+    await registry.initialise();
+    const churn = await trainLogistic(common, children, registry);
+    const modelsFile = join(work, 'models.json');
+    writeFileSync(join(work, 'churn.onnx'), (await blobs.read('models', artifactPath('churn', 1)))!.bytes);
+    writeFileSync(modelsFile, JSON.stringify({ churn: { file: join(work, 'churn.onnx'), inputs: churn.inputs, labels: churn.labels } }));
+    const body = JSON.stringify({ instances: [{ tenure_months: 2, monthly_charges: 95.5, contract: 'month-to-month', support_calls: 6, paperless: true }] });
+    const path = '/models/churn/predict';
+
+    const one = async (label: string, start: () => Promise<Child>): Promise<number> => {
+      const child = await start();
+      children.push(child);
+      try {
+        await throughput(`${child.url}${path}`, body, CONNECTIONS, 1);
+        const r = await throughput(`${child.url}${path}`, body, CONNECTIONS, seconds);
+        if (r.errors > 0) {
+          const sample = await fetch(`${child.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).then(async (reply) => `${reply.status} ${await reply.text()}`, (err: unknown) => String(err));
+          throw new Error(`${label}: ${r.errors} failed requests; one more request now: ${sample}; its log ends:\n${child.output().slice(-3000)}`);
+        }
+        log(`${label}: ${rps(r.rps)}/s (p50 ${r.p50} ms, p99 ${r.p99} ms)`);
+        return r.rps;
+      } finally {
+        await child.stop();
+        children.splice(children.indexOf(child), 1);
+      }
+    };
+    const baseline: number[] = [];
+    const other: number[] = [];
+    const own: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      baseline.push(await one('baseline', () => startChild('--baseline', { BENCH_MODELS: modelsFile })));
+      if (against) other.push(await one('against', () => startChild('--host', common, [], against)));
+      own.push(await one('host', () => startChild('--host', common)));
+    }
+    if (profileDir) {
+      const child = await startChild('--host', common, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+      children.push(child);
+      await throughput(`${child.url}${path}`, body, CONNECTIONS, seconds);
+      await new Promise<void>((done) => {
+        child.process.once('exit', () => done());
+        child.process.kill('SIGTERM');
+      });
+      children.splice(children.indexOf(child), 1);
+      log(`CPU profile of the host under load written to ${profileDir}`);
+    }
+
+    const m = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+    const range = (xs: number[]): string => `${rps(Math.min(...xs))}–${rps(Math.max(...xs))}`;
+    const perRound = (xs: number[]): number[] => xs.map((x, i) => x / baseline[i]!);
+    const row = (label: string, xs: number[]): string =>
+      `| ${label} | ${rps(m(xs))} | ${range(xs)} | ${(m(xs) / m(baseline)).toFixed(2)} | ${m(perRound(xs)).toFixed(2)} |${against ? ` ${(m(xs) / m(other)).toFixed(2)} |` : ''}`;
+    writeSection(THROUGHPUT_SECTION, [
+      `Measured by \`node dist/bench/serving.js --throughput${against ? ' --against <build>' : ''} --rounds ${rounds} --seconds ${seconds}\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)},`,
+      `Node ${process.version}, ${cpus().length} cores; load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min).`,
+      `The trained logistic model (${churn.trainer}), single-row \`instances\` requests, autocannon at concurrency ${CONNECTIONS} for ${seconds} s`,
+      'after 1 s of warm-up, each server a fresh child process, in rounds that interleave them. Host settings: defaults',
+      '(micro-batching on, inference log sampling 0.1, keys off), host log at errors only. With a load average above the',
+      'core count the machine was shared while this ran: the absolute figures are then provisional; the ratios, taken in the',
+      'same rounds, hold better. The host batches concurrent requests and the baseline does not, so the host can pass it.',
+      ...(against ? [`Against: the same tree built without this change (${againstLabel}).`] : []),
+      '',
+      `| server | requests/s, median of ${rounds} | min–max | ÷ baseline (medians) | ÷ baseline (median of per-round ratios) |${against ? ' ÷ against |' : ''}`,
+      `|---|---|---|---|---|${against ? '---|' : ''}`,
+      row('baseline: bare node:http + the same session', baseline),
+      ...(against ? [row('against', other)] : []),
+      row('host', own),
+      '',
+      'Goal: the host at ≥ 0.70 of the baseline.',
+    ].join('\n'));
+    log(`Wrote the "${THROUGHPUT_SECTION}" section of docs/benchmarks.md.`);
+  } finally {
+    for (const child of children) await child.stop();
+    await Promise.all([azurite.stop(), cosmos.stop()]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const THROUGHPUT_SECTION = 'Serving: logistic throughput at concurrency 64, measured alone';
+
 function writeReport(r: Report): void {
   const lines: string[] = [];
   const models = ['logistic', 'gbdt'] as const;
@@ -688,8 +810,8 @@ const SECTION = '## Serving: native predict under load, micro-batching, cold sta
 const writeAt = process.argv.indexOf('--write-gbdt');
 if (writeAt > 0) writeFileSync(process.argv[writeAt + 1] ?? 'gbdt.onnx', gbdtModel().bytes);
 else if (process.argv.includes('--baseline')) void runBaselineChild();
-else if (process.argv.includes('--cold-start'))
-  coldStartOnly().then(
+else if (process.argv.includes('--cold-start') || process.argv.includes('--throughput'))
+  (process.argv.includes('--throughput') ? throughputOnly() : coldStartOnly()).then(
     () => process.exit(0),
     (err: unknown) => {
       console.error(err);

@@ -1,7 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { loggerOf } from '../shared/platform/logger';
 import { getServices } from '../shared/platform/services';
-import { importModel } from '../shared/registry/import/import-model';
 
 /**
  * Blob trigger on `models-incoming/{model}/{name}`: imports a data scientist's `.onnx` file as a
@@ -15,6 +14,8 @@ export async function importModelHandler(blob: unknown, context: InvocationConte
   const log = loggerOf(context);
   const services = await getServices();
   const { imports } = services.config;
+  // Inspection, isolation and evaluation load on first use, not on every cold start.
+  const { importModel } = await import('../shared/registry/import/import-model');
   const bytes = Buffer.isBuffer(blob) ? blob : Buffer.from(blob as Uint8Array);
   const outcome = await importModel(
     {

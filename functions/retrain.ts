@@ -1,7 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { loggerOf } from '../shared/platform/logger';
 import { retrainTransport } from '../shared/platform/config';
-import { deliveryOf, receiveRetrainRequest } from '../shared/platform/retrain-delivery';
 import { RETRAIN_QUEUE } from '../shared/platform/retrain-queue';
 import { getServices } from '../shared/platform/services';
 
@@ -13,6 +12,8 @@ import { getServices } from '../shared/platform/services';
 export async function retrainHandler(message: unknown, context: InvocationContext): Promise<void> {
   const log = loggerOf(context);
   const services = await getServices();
+  // Training (trainers, data readers, the holdout worker) loads on first use, not on every cold start.
+  const { deliveryOf, receiveRetrainRequest } = await import('../shared/platform/retrain-delivery');
   await receiveRetrainRequest(
     { ...services, log, timeBudgetSeconds: services.config.trainingTimeBudgetSeconds, holdoutFraction: services.config.holdoutFraction, retainVersions: services.config.retainUnaliasedVersions },
     message,

@@ -2,8 +2,7 @@ import { app, type InvocationContext } from '@azure/functions';
 import { ModelloopError } from '../shared/platform/errors';
 import { loggerOf } from '../shared/platform/logger';
 import { getServices } from '../shared/platform/services';
-import { defineModelAndJudgePending } from '../shared/data/define-and-judge';
-import { ingestDrop, type BlobFacts } from '../shared/data/ingest-drop';
+import type { BlobFacts } from '../shared/data/ingest-drop';
 import { MODEL_NAME } from '../shared/data/model-definition';
 
 /**
@@ -21,6 +20,8 @@ export async function validateDrop(blob: unknown, context: InvocationContext): P
   }
   const bytes = Buffer.isBuffer(blob) ? blob : Buffer.from(blob as Uint8Array);
   const services = await getServices();
+  // The data pipeline (parsers, contract checks) loads on first use, not on every cold start.
+  const [{ defineModelAndJudgePending }, { ingestDrop }] = await Promise.all([import('../shared/data/define-and-judge'), import('../shared/data/ingest-drop')]);
   const deps = { ...services, log, maxDropBytes: services.config.maxDropBytes };
   if (name === 'model.json') {
     try {

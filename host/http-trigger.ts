@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, HttpResponse, type Cookie, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, HttpResponse, type Cookie, type HttpRequestInit, type HttpResponseInit } from '@azure/functions';
+import { BufferedRequest } from './buffered-request';
 import type { FunctionDefinition } from './function-definition';
 import type { Invoker } from './invoker';
-import { authorized, hostKeysFrom, presentedKey, type HostKeys } from './keys';
+import { authorized, hostKeysFrom, keysEnforced, presentedKey, type HostKeys } from './keys';
 import { toError, type HostLogger } from './logger';
 import { parseRouteTemplate, RouteTable, type RouteTemplate } from './routes';
 
@@ -113,21 +114,22 @@ export class HttpTriggerServer {
         res.setHeader('connection', 'close');
         return sendError(res, 503, 'HostStopping', 'The host is shutting down; try again when it is back.');
       }
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-      const path = withoutPrefix(url.pathname, this.#options.routePrefix);
+      const target = requestTarget(req);
+      const path = withoutPrefix(target.pathname, this.#options.routePrefix);
       const lookup = path === undefined ? ({ kind: 'not-found' } as const) : this.#table.lookup(method, path);
       if (lookup.kind === 'not-found') {
-        return sendError(res, 404, 'RouteNotFound', `No function answers ${method} ${url.pathname}.`);
+        return sendError(res, 404, 'RouteNotFound', `No function answers ${method} ${target.pathname}.`);
       }
       if (lookup.kind === 'method-not-allowed') {
         res.setHeader('allow', lookup.allowed.join(', '));
-        return sendError(res, 405, 'MethodNotAllowed', `${url.pathname} does not accept ${method}; it accepts ${lookup.allowed.join(', ')}.`);
+        return sendError(res, 405, 'MethodNotAllowed', `${target.pathname} does not accept ${method}; it accepts ${lookup.allowed.join(', ')}.`);
       }
 
       // Before the body is read, so an unauthorised caller costs no more than its headers.
-      if (!authorized(lookup.value.authLevel, this.#keys, presentedKey(req.headers, url.searchParams))) {
+      const { authLevel } = lookup.value;
+      if (authLevel !== 'anonymous' && keysEnforced(this.#keys) && !authorized(authLevel, this.#keys, presentedKey(req.headers, new URLSearchParams(target.search)))) {
         req.resume();
-        return sendError(res, 401, 'Unauthorized', `${method} ${url.pathname} needs a ${lookup.value.authLevel === 'admin' ? 'admin' : 'function or admin'} key, in the x-functions-key header or ?code=.`);
+        return sendError(res, 401, 'Unauthorized', `${method} ${target.pathname} needs a ${authLevel === 'admin' ? 'admin' : 'function or admin'} key, in the x-functions-key header or ?code=.`);
       }
       const body = await readBody(req, this.#options.maxRequestBodyBytes);
       if (body === 'too-large') {
@@ -135,13 +137,13 @@ export class HttpTriggerServer {
         return sendError(res, 413, 'PayloadTooLarge', `The request body is larger than ${this.#options.maxRequestBodyBytes} bytes.`);
       }
       const { definition } = lookup.value;
+      // The library's own HttpRequest, over a native request that builds a fetch Request only when asked to.
       const request = new HttpRequest({
-        method,
-        url: url.toString(),
-        headers: headersOf(req),
+        nativeRequest: new BufferedRequest(target.href, method, req.headers, body),
         params: lookup.params,
-        body: { bytes: body },
-      });
+        // Without a query string there is nothing to parse; with one, HttpRequest parses it from the URL.
+        ...(target.search === '' ? { query: {} } : {}),
+      } as unknown as HttpRequestInit);
       const outcome = await this.#options.invoker.invoke(definition, {
         input: request,
         reason: 'This function was programmatically called via the host APIs.',
@@ -168,12 +170,38 @@ function withoutPrefix(pathname: string, routePrefix: string): string | undefine
   return lowerPath.startsWith(`${lowerPrefix}/`) ? path.slice(routePrefix.length + 1) : undefined;
 }
 
-function headersOf(req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+interface RequestTarget {
+  readonly pathname: string;
+  /** `?…` or "". */
+  readonly search: string;
+  readonly href: string;
+}
+
+// A path and query of only these characters, without dot segments or a leading "//", is what URL parsing
+// would return unchanged: no need to parse it.
+const PLAIN_TARGET = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?$/;
+const DOT_SEGMENT = /\/(?:\.|%2e)/i;
+const PLAIN_HOST = /^[A-Za-z0-9.\-]+(?::\d+)?$/;
+const origins = new Map<string, string>();
+
+/** The request's URL as `new URL(req.url, http://<host>)` reads it, without parsing the common plain case. */
+function requestTarget(req: IncomingMessage): RequestTarget {
+  const raw = req.url ?? '/';
+  const host = req.headers.host ?? 'localhost';
+  const query = raw.indexOf('?');
+  const pathname = query < 0 ? raw : raw.slice(0, query);
+  if (PLAIN_TARGET.test(raw) && !DOT_SEGMENT.test(pathname) && PLAIN_HOST.test(host)) {
+    let origin = origins.get(host);
+    if (origin === undefined) {
+      origin = new URL(`http://${host}`).origin;
+      if (origins.size > 64) origins.clear();
+      origins.set(host, origin);
+    }
+    const search = query < 0 || query === raw.length - 1 ? '' : raw.slice(query);
+    return { pathname, search, href: origin + pathname + (query < 0 ? '' : raw.slice(query)) };
   }
-  return headers;
+  const url = new URL(raw, `http://${host}`);
+  return { pathname: url.pathname, search: url.search, href: url.href };
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
@@ -191,7 +219,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
         resolve('too-large');
       } else chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total)));
     req.on('error', reject);
   });
 }
@@ -215,6 +243,7 @@ async function writeResult(res: ServerResponse, result: unknown, method: string,
   if (typeof result !== 'object') {
     throw new Error(`Function '${functionName}' returned a ${typeof result}. The HTTP response must be an object with optional properties "body", "jsonBody", "status", "headers" and "cookies".`);
   }
+  if (writePlainResult(res, result, method)) return;
   const response = isHttpResponse(result) ? result : new HttpResponse(result as HttpResponseInit);
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
@@ -231,6 +260,55 @@ async function writeResult(res: ServerResponse, result: unknown, method: string,
     if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
   }
   res.end();
+}
+
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Printable ASCII without surrounding whitespace: what fetch's Headers keeps as given. (Node writes headers and a
+// string body in one UTF-8 write, so a Latin-1 value would change bytes: those go the HttpResponse way.)
+const PLAIN_VALUE = /^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$/;
+// Framing is the host's to write.
+const FRAMING_HEADERS = new Set(['set-cookie', 'content-length', 'transfer-encoding']);
+
+/**
+ * Writes the common reply — a plain `HttpResponseInit` with a `jsonBody`, a string or bytes body, and
+ * plain string headers — straight to the socket, exactly as `new HttpResponse(init)` would have put it
+ * (the same status, headers and body bytes, plus a content-length). False when the reply needs the
+ * library's `HttpResponse` (cookies, streams, Headers objects, anything unusual): then nothing is written.
+ */
+function writePlainResult(res: ServerResponse, result: object, method: string): boolean {
+  if (isHttpResponse(result)) return false;
+  const init = result as HttpResponseInit;
+  const status = init.status ?? 200;
+  if (!Number.isInteger(status) || status < 200 || status > 599) return false;
+  if (init.cookies !== undefined && init.cookies.length > 0) return false;
+  const given = init.headers;
+  if (given !== undefined && (given === null || typeof given !== 'object' || Object.getPrototypeOf(given) !== Object.prototype)) return false;
+  const headers: Record<string, string> = {};
+  for (const name in given as Record<string, unknown> | undefined) {
+    const value = (given as Record<string, unknown>)[name];
+    const lower = name.toLowerCase();
+    if (typeof value !== 'string' || !TOKEN.test(name) || !PLAIN_VALUE.test(value) || FRAMING_HEADERS.has(lower) || Object.hasOwn(headers, lower)) return false;
+    headers[lower] = value;
+  }
+  let body: string | Uint8Array | undefined;
+  if (NULL_BODY_STATUSES.has(status)) body = undefined;
+  else if (init.jsonBody !== undefined && init.jsonBody !== null) {
+    const text: unknown = JSON.stringify(init.jsonBody);
+    if (typeof text !== 'string') return false;
+    body = text;
+    headers['content-type'] ??= 'application/json';
+  } else if (init.body === undefined || init.body === null) body = undefined;
+  else if (typeof init.body === 'string') {
+    body = init.body;
+    headers['content-type'] ??= 'text/plain;charset=UTF-8';
+  } else if (init.body instanceof Uint8Array) body = init.body;
+  else return false;
+  if (body !== undefined) headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  res.writeHead(status, headers);
+  if (method === 'HEAD' || body === undefined) res.end();
+  else res.end(body);
+  return true;
 }
 
 // The handler's `HttpResponse` may come from another copy of @azure/functions, so `instanceof` is not enough.

@@ -158,21 +158,25 @@ export class Invoker {
     return outcome;
   }
 
-  async #withTimeout(definition: FunctionDefinition, invocationId: string, run: () => unknown): Promise<unknown> {
+  #withTimeout(definition: FunctionDefinition, invocationId: string, run: () => unknown): Promise<unknown> {
     const timeoutMs = this.#options.functionTimeoutMs;
     const running = Promise.resolve().then(run);
     if (timeoutMs === undefined) return running;
     // The handler cannot be killed in-process; after the timeout it keeps running and its result is ignored.
-    running.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new FunctionTimeoutError(definition.name, invocationId, timeoutMs)), timeoutMs);
+    // One promise and one timer per invocation: this is on every request's path.
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new FunctionTimeoutError(definition.name, invocationId, timeoutMs)), timeoutMs);
+      running.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
-    try {
-      return await Promise.race([running, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #userLog(definition: FunctionDefinition, invocationId: string, context: InvocationContext, level: string, args: unknown[]): void {

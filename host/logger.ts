@@ -45,10 +45,16 @@ export function filteredLogger(logger: HostLogger, levels: Readonly<Record<strin
     .filter(([category]) => category.toLowerCase() !== 'default')
     .sort(([a], [b]) => b.length - a.length);
   const fallback = Object.entries(levels).find(([category]) => category.toLowerCase() === 'default')?.[1] ?? 'information';
+  // Categories are few (one per function and trigger), so each one's level is looked up once.
+  const minimums = new Map<string, number>();
   return (entry) => {
-    const rule = rules.find(([prefix]) => entry.category === prefix || entry.category.startsWith(`${prefix}.`));
-    const minimum = rule?.[1] ?? fallback;
-    if (LEVEL_ORDER[entry.level] >= LEVEL_ORDER[minimum]) logger(entry);
+    let minimum = minimums.get(entry.category);
+    if (minimum === undefined) {
+      const rule = rules.find(([prefix]) => entry.category === prefix || entry.category.startsWith(`${prefix}.`));
+      minimum = LEVEL_ORDER[rule?.[1] ?? fallback];
+      if (minimums.size < 1024) minimums.set(entry.category, minimum);
+    }
+    if (LEVEL_ORDER[entry.level] >= minimum) logger(entry);
   };
 }
 

@@ -10,6 +10,13 @@ export interface RouteTemplate {
   /** Lower is tried first (ASP.NET inbound precedence: literal < complex < constrained < parameter < catch-all). */
   readonly precedence: number;
   readonly parameterNames: readonly string[];
+  /**
+   * The first segment, lower-cased, when it is an ASCII literal that every matching path starts with
+   * (`models` of `models/{model}/predict`): the route table looks routes up by it.
+   */
+  readonly firstLiteral?: string;
+  /** Fewest and most path segments a matching path has (Infinity after a catch-all). */
+  readonly segments?: { readonly min: number; readonly max: number };
   /** Matches a path without leading or trailing slashes and without the route prefix. */
   match(path: string): Record<string, string> | undefined;
 }
@@ -78,10 +85,15 @@ export function parseRouteTemplate(text: string): RouteTemplate {
   const regex = new RegExp(`${source}$`, 'i');
   const parameters = segments.flat().flatMap((part) => ('parameter' in part ? [part.parameter] : []));
 
+  const head = segments[0]?.length === 1 ? segments[0][0] : undefined;
+  const firstLiteral = head && 'literal' in head && /^[\x20-\x7e]*$/.test(head.literal) ? head.literal.toLowerCase() : undefined;
+
   return {
     text,
     precedence: precedenceOf(segments),
     parameterNames: names,
+    firstLiteral,
+    segments: segmentRange(segments),
     match(path) {
       const found = regex.exec(path);
       if (!found) return undefined;
@@ -99,6 +111,15 @@ export function parseRouteTemplate(text: string): RouteTemplate {
       return values;
     },
   };
+}
+
+function segmentRange(segments: readonly Part[][]): { min: number; max: number } {
+  // Skippable segments (optional, defaulted, catch-all) come only at the end, so the rest are always there.
+  const min = segments.filter((parts) => !isSkippable(parts)).length;
+  const last = segments.at(-1);
+  const only = last?.length === 1 ? last[0] : undefined;
+  const max = only && 'parameter' in only && only.parameter.catchAll ? Infinity : segments.length;
+  return { min, max };
 }
 
 function isSkippable(parts: readonly Part[]): boolean {
@@ -331,22 +352,49 @@ interface RouteEntry<T> {
 /** Routes ordered by precedence, then registration order, matched against a request path and method. */
 export class RouteTable<T> {
   readonly #entries: RouteEntry<T>[] = [];
+  /**
+   * Per first path segment (lower-cased), the entries that can match a path starting with it, in table
+   * order: those whose template starts with that literal, and those whose first segment is not a literal.
+   * Built on first lookup, so a request tries a handful of routes rather than every one.
+   */
+  #byFirstSegment: Map<string, readonly RouteEntry<T>[]> | undefined;
+  #anyFirstSegment: readonly RouteEntry<T>[] = [];
 
   add(template: RouteTemplate, methods: readonly string[] | undefined, value: T): void {
     const upper = methods && methods.length > 0 ? new Set(methods.map((m) => m.toUpperCase())) : undefined;
     this.#entries.push({ template, methods: upper, value, order: this.#entries.length });
     this.#entries.sort((x, y) => x.template.precedence - y.template.precedence || x.order - y.order);
+    this.#byFirstSegment = undefined;
   }
 
   /** `path` is the request path after the route prefix, without leading or trailing slashes. */
   lookup(method: string, path: string): RouteLookup<T> {
-    const allowed = new Set<string>();
-    for (const entry of this.#entries) {
+    const slash = path.indexOf('/');
+    const first = (slash < 0 ? path : path.slice(0, slash)).toLowerCase();
+    const candidates = this.#index().get(first) ?? this.#anyFirstSegment;
+    let count = path === '' ? 0 : 1;
+    for (let at = slash; at >= 0; at = path.indexOf('/', at + 1)) count++;
+    const upper = method.toUpperCase();
+    let allowed: Set<string> | undefined;
+    for (const entry of candidates) {
+      const range = entry.template.segments;
+      if (range && (count < range.min || count > range.max)) continue;
       const params = entry.template.match(path);
       if (!params) continue;
-      if (!entry.methods || entry.methods.has(method.toUpperCase())) return { kind: 'found', value: entry.value, params };
+      if (!entry.methods || entry.methods.has(upper)) return { kind: 'found', value: entry.value, params };
+      allowed ??= new Set<string>();
       for (const m of entry.methods) allowed.add(m);
     }
-    return allowed.size > 0 ? { kind: 'method-not-allowed', allowed: [...allowed] } : { kind: 'not-found' };
+    return allowed ? { kind: 'method-not-allowed', allowed: [...allowed] } : { kind: 'not-found' };
+  }
+
+  #index(): Map<string, readonly RouteEntry<T>[]> {
+    if (this.#byFirstSegment) return this.#byFirstSegment;
+    const index = new Map<string, readonly RouteEntry<T>[]>();
+    for (const literal of new Set(this.#entries.map((entry) => entry.template.firstLiteral))) {
+      if (literal !== undefined) index.set(literal, this.#entries.filter((entry) => entry.template.firstLiteral === undefined || entry.template.firstLiteral === literal));
+    }
+    this.#anyFirstSegment = this.#entries.filter((entry) => entry.template.firstLiteral === undefined);
+    return (this.#byFirstSegment = index);
   }
 }

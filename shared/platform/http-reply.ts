@@ -27,13 +27,15 @@ export function errorReply(err: unknown, context: InvocationContext): HttpRespon
 export async function readJson(request: HttpRequest, maxBytes: number): Promise<unknown> {
   assertSize(request, maxBytes);
   const text = await request.text();
-  if (Buffer.byteLength(text) > maxBytes) {
-    throw new ModelloopError('PayloadTooLarge', `The body is ${Buffer.byteLength(text)} bytes; the limit is ${maxBytes} (MAX_REQUEST_BYTES).`);
+  // A string is at most 3 bytes per UTF-16 unit, so most bodies need no byte count at all.
+  if (text.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(text);
+    if (bytes > maxBytes) throw new ModelloopError('PayloadTooLarge', `The body is ${bytes} bytes; the limit is ${maxBytes} (MAX_REQUEST_BYTES).`);
   }
-  if (text.trim() === '') throw new ModelloopError('InvalidInput', 'The request has no body; send a JSON object.');
   try {
     return JSON.parse(text);
   } catch (err) {
+    if (text.trim() === '') throw new ModelloopError('InvalidInput', 'The request has no body; send a JSON object.');
     throw new ModelloopError('InvalidInput', `The body is not valid JSON: ${ensureError(err).message}`);
   }
 }

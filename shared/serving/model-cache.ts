@@ -56,6 +56,7 @@ export class ModelCache {
   readonly #options: ModelCacheOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #aliases = new Map<string, { version: number; expires: number }>();
+  readonly #lookups = new Map<string, Promise<number>>();
   #bytes = 0;
 
   constructor(options: ModelCacheOptions) {
@@ -69,6 +70,18 @@ export class ModelCache {
     const cacheKey = `${model}\u0000${alias}`;
     const cached = this.#aliases.get(cacheKey);
     if (cached && cached.expires > Date.now()) return cached.version;
+    // Under load every request in flight finds the entry expired at once: one registry read answers them all.
+    let lookup = this.#lookups.get(cacheKey);
+    if (!lookup) {
+      lookup = this.#lookUp(model, alias, cacheKey);
+      this.#lookups.set(cacheKey, lookup);
+      const settled = (): void => void this.#lookups.delete(cacheKey);
+      lookup.then(settled, settled);
+    }
+    return lookup;
+  }
+
+  async #lookUp(model: string, alias: string, cacheKey: string): Promise<number> {
     const doc = await this.#options.registry.getModel(model);
     if (!doc) throw new ModelloopError('ModelNotFound', `Model "${model}" is not defined. GET /models lists the models there are.`);
     const version = doc.aliases[alias];
@@ -139,13 +152,16 @@ export class ModelCache {
   }
 
   async #load(model: string, version: number): Promise<{ version: VersionDocument; session: ort.InferenceSession; bytes: number }> {
-    const doc = await this.#options.registry.getVersion(model, version);
+    // Both round trips need only the version number, so a cold start waits for the slower, not their sum.
+    const [doc, blob] = await Promise.all([
+      this.#options.registry.getVersion(model, version),
+      this.#options.blobs.read(CONTAINERS.models, artifactPath(model, version)),
+    ]);
     if (!doc) {
       const exists = await this.#options.registry.getModel(model);
       if (!exists) throw new ModelloopError('ModelNotFound', `Model "${model}" is not defined.`);
       throw new ModelloopError('VersionNotFound', `Model "${model}" has no version ${version}.`);
     }
-    const blob = await this.#options.blobs.read(CONTAINERS.models, artifactPath(model, version));
     if (!blob) throw new Error(`The artifact of ${model} version ${version} is missing from models/${artifactPath(model, version)}.`);
     const started = Date.now();
     const session = await ort.InferenceSession.create(blob.bytes, sessionOptions(this.#options.intraOpThreads));

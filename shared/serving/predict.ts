@@ -116,18 +116,27 @@ function columnsOf(value: unknown, field: string): Row[] {
 
 function feedsOf(version: VersionDocument, rows: Row[], field: string): Record<string, ort.Tensor> {
   const problems: Problem[] = [];
-  const known = new Set([...version.inputs.map((i) => i.name), ...(version.ignoredInputs ?? [])]);
+  const known = knownNamesOf(version);
   const feeds: Record<string, ort.Tensor> = {};
-  rows.forEach((row, i) => {
-    for (const name of Object.keys(row)) {
+  for (let i = 0; i < rows.length; i++) {
+    for (const name in rows[i]) {
       if (!known.has(name)) problems.push({ path: [field, i, name], message: `unknown feature "${name}"`, expected: `one of ${version.inputs.map((f) => f.name).join(', ')}` });
     }
-  });
+  }
   for (const input of version.inputs) feeds[input.name] = tensorOf(input, rows, field, problems);
   if (problems.length > 0) {
     throw new ModelloopError('SchemaViolation', `The rows do not match version ${version.version} of "${version.model}": ${describeProblems(problems)}`, problems.slice(0, 100));
   }
   return feeds;
+}
+
+// A loaded version's document is one object for the session's lifetime: its name set is built once.
+const knownNames = new WeakMap<VersionDocument, ReadonlySet<string>>();
+
+function knownNamesOf(version: VersionDocument): ReadonlySet<string> {
+  let names = knownNames.get(version);
+  if (!names) knownNames.set(version, (names = new Set([...version.inputs.map((i) => i.name), ...(version.ignoredInputs ?? [])])));
+  return names;
 }
 
 function tensorOf(input: SignatureField, rows: Row[], field: string, problems: Problem[]): ort.Tensor {

@@ -95,3 +95,62 @@ describe('route table', () => {
     expect(table.lookup('PATCH', 'anything/at/all')).toMatchObject({ kind: 'found', value: 'any', params: { rest: 'at/all' } });
   });
 });
+
+describe('route table lookup by first segment', () => {
+  it('still tries routes that start with a parameter or a catch-all, in precedence order with the literal ones', () => {
+    const table = new RouteTable<string>();
+    table.add(parseRouteTemplate('{tenant}/predict'), ['POST'], 'tenant-predict');
+    table.add(parseRouteTemplate('models/predict'), ['POST'], 'literal-predict');
+    table.add(parseRouteTemplate('{*anything}'), ['GET'], 'fallback');
+    expect(table.lookup('POST', 'models/predict')).toMatchObject({ kind: 'found', value: 'literal-predict' });
+    expect(table.lookup('POST', 'acme/predict')).toMatchObject({ kind: 'found', value: 'tenant-predict', params: { tenant: 'acme' } });
+    expect(table.lookup('POST', 'Models/predict')).toMatchObject({ kind: 'found', value: 'literal-predict' });
+    expect(table.lookup('GET', 'models/predict')).toMatchObject({ kind: 'found', value: 'fallback', params: { anything: 'models/predict' } });
+    expect(table.lookup('GET', '')).toMatchObject({ kind: 'found', value: 'fallback' });
+  });
+
+  it('merges the allowed methods of literal and parameter routes that match', () => {
+    const table = new RouteTable<string>();
+    table.add(parseRouteTemplate('{tenant}/items'), ['GET'], 'a');
+    table.add(parseRouteTemplate('shop/items'), ['PUT'], 'b');
+    expect(table.lookup('DELETE', 'shop/items')).toEqual({ kind: 'method-not-allowed', allowed: ['PUT', 'GET'] });
+  });
+
+  it('sees a route added after the first lookup', () => {
+    const table = new RouteTable<string>();
+    table.add(parseRouteTemplate('models/{model}'), ['GET'], 'get-model');
+    expect(table.lookup('GET', 'datasets/iris')).toEqual({ kind: 'not-found' });
+    table.add(parseRouteTemplate('datasets/{model}'), ['GET'], 'list-datasets');
+    expect(table.lookup('GET', 'datasets/iris')).toMatchObject({ kind: 'found', value: 'list-datasets' });
+  });
+
+  it('keeps a non-ASCII literal first segment matching case-insensitively through the regex', () => {
+    const table = new RouteTable<string>();
+    table.add(parseRouteTemplate('modèles/{model}'), ['GET'], 'fr');
+    expect(parseRouteTemplate('modèles/{model}').firstLiteral).toBeUndefined();
+    expect(table.lookup('GET', 'MODÈLES/iris')).toMatchObject({ kind: 'found', value: 'fr' });
+  });
+});
+
+describe('route templates by segment count', () => {
+  it('knows the fewest and most segments a matching path has', () => {
+    expect(parseRouteTemplate('models/{model}/predict').segments).toEqual({ min: 3, max: 3 });
+    expect(parseRouteTemplate('v2/models/{model}/versions/{version?}').segments).toEqual({ min: 4, max: 5 });
+    expect(parseRouteTemplate('models/{model}/aliases/{alias=production}').segments).toEqual({ min: 3, max: 4 });
+    expect(parseRouteTemplate('dashboard/{*asset}').segments).toEqual({ min: 1, max: Infinity });
+    expect(parseRouteTemplate('').segments).toEqual({ min: 0, max: 0 });
+  });
+
+  it('matches optional, defaulted and catch-all tails through the table', () => {
+    const table = new RouteTable<string>();
+    table.add(parseRouteTemplate('models/{model}/aliases/{alias=production}'), ['GET'], 'alias');
+    table.add(parseRouteTemplate('dashboard/{*asset}'), ['GET'], 'dashboard');
+    table.add(parseRouteTemplate(''), ['GET'], 'root');
+    expect(table.lookup('GET', 'models/iris/aliases')).toMatchObject({ kind: 'found', value: 'alias', params: { alias: 'production' } });
+    expect(table.lookup('GET', 'models/iris/aliases/challenger')).toMatchObject({ kind: 'found', params: { alias: 'challenger' } });
+    expect(table.lookup('GET', 'models/iris/aliases/a/b')).toEqual({ kind: 'not-found' });
+    expect(table.lookup('GET', 'dashboard')).toMatchObject({ kind: 'found', value: 'dashboard' });
+    expect(table.lookup('GET', 'dashboard/js/app.js')).toMatchObject({ kind: 'found', params: { asset: 'js/app.js' } });
+    expect(table.lookup('GET', '')).toMatchObject({ kind: 'found', value: 'root' });
+  });
+});

@@ -62,6 +62,31 @@ describe('ModelCache', () => {
     expect(await cache.resolve(other)).toBe(2);
   });
 
+  it('answers requests that find the alias expired together with one registry read', async () => {
+    const other = uniqueModel('cache');
+    await registerTensorModel(stack, other, 1, built);
+    let reads = 0;
+    const registry = new Proxy(stack.registry, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (name !== 'getModel' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+        return (...args: unknown[]) => {
+          reads++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const cache = new ModelCache({ blobs: stack.blobs, registry, log: silentLogger, aliasCacheMs: 100 });
+    expect(await Promise.all(Array.from({ length: 20 }, () => cache.resolve(other)))).toEqual(Array(20).fill(1));
+    expect(reads).toBe(1);
+    await new Promise((r) => setTimeout(r, 150));
+    await registerTensorModel(stack, other, 2, built);
+    expect(await Promise.all(Array.from({ length: 20 }, () => cache.resolve(other)))).toEqual(Array(20).fill(2));
+    expect(reads).toBe(2);
+    await expect(Promise.all([cache.resolve(other, { alias: 'nope' }), cache.resolve(other, { alias: 'nope' })])).rejects.toMatchObject({ code: 'VersionNotFound' });
+    expect(reads).toBe(3);
+  });
+
   it('warms a session up at load, and still serves a version whose warm-up fails', async () => {
     const warnings: string[] = [];
     const infos: string[] = [];
