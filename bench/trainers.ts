@@ -222,6 +222,7 @@ function main(): void {
     out(`peak memory is the process's maximum RSS (data included). ${repeats} run(s) per trainer, median time.`);
     out(loadLine('began'));
     out(`GBDT settings everywhere: ${GBDT.rounds} trees, ${GBDT.maxLeaves} leaves, learning rate ${GBDT.learningRate}, ${GBDT.maxBins} bins, L2 ${GBDT.l2}, min ${GBDT.minSamplesLeaf} rows per leaf (XGBoost: min_child_weight 1), XGBoost with 2 threads.`);
+    out(`modelloop's trees choose splits on gradients quantised to ±128 levels per tree (stochastic rounding, seeded; exact integer histograms), leaf values from the exact gradients.`);
     out();
     /** `goal`: the issue's target, time ≤ 1.0× the peer's and the metric within `within` of it. */
     const table = (title: string, entries: [string, () => Run][], shown: string[], goal?: { peer: string; metric: string; within: number }): void => {

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { DecisionTree } from '../onnx/pipeline-spec';
-import { Histograms, SLOTS } from './histograms';
+import { Histograms, packGradients, SLOTS, type GradientScales } from './histograms';
 import { mulberry32 } from './split';
 
 /** Histogram gradient-boosted trees: squared error, log loss and softmax, on typed arrays. */
@@ -37,9 +37,9 @@ export interface GbdtOptions {
   /** Stop when the validation loss has not improved for this many rounds (needs `validation`). @default 10 */
   readonly earlyStoppingRounds?: number;
   /**
-   * Threads that build histograms; the model is the same bytes for any count. Measured on an idle
-   * 2-core machine, a second thread made 1M × 28 rows 1.5× faster (docs/benchmarks.md); on a busy
-   * machine it was slower, so callers that share the cores can pass 1.
+   * Threads that build histograms; the model is the same bytes for any count. docs/benchmarks.md
+   * has the 1- and 2-thread times side by side; on a busy machine the second thread can be slower,
+   * so callers that share the cores can pass 1.
    * @default 2 when the machine has two cores or more, else 1
    */
   readonly threads?: number;
@@ -254,6 +254,7 @@ interface Leaf {
   readonly start: number;
   readonly end: number;
   readonly depth: number;
+  /** Gradient and hessian sums in the histogram's quantised units. */
   readonly g: number;
   readonly h: number;
   readonly count: number;
@@ -349,14 +350,16 @@ export function fitGbdt(data: GbdtData, y: ArrayLike<number>, options: GbdtOptio
 
   const gradients = new Float64Array(n * outputs);
   const hessians = new Float64Array(n * outputs);
-  // [gradient, hessian] of each row, side by side: the histogram pass reads both from one cache line.
-  const gh = new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 16));
-  const order = new Int32Array(new SharedArrayBuffer(Math.max(1, n) * 4));
+  // Each row's quantised gradient, hessian and count in one float64: one addition per histogram update.
+  const packed = new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8));
   const stride = strideOf(features);
-  const pool = new HistogramPool(features * SLOTS * 3);
-  const histograms = new Histograms(bins, stride >> 2, features, gh, order, options.threads ?? Math.min(2, availableParallelism()));
-  const sampled = rowSubsample < 1 ? new Int32Array(n) : order;
+  const order = new Int32Array(new SharedArrayBuffer(Math.max(1, n) * 4));
   const scratch = new Int32Array(n);
+  const pool = new HistogramPool(features * SLOTS * 3);
+  const histograms = new Histograms(bins, stride >> 2, features, packed, order, options.threads ?? Math.min(2, availableParallelism()));
+  const sampled = rowSubsample < 1 ? new Int32Array(n) : order;
+  // Each row's leaf in the tree just grown (-1: not in the row sample).
+  const leafOf = new Int32Array(n);
   const trees: DecisionTree[] = [];
   let best = Number.POSITIVE_INFINITY;
   let bestRound = 0;
@@ -375,14 +378,11 @@ export function fitGbdt(data: GbdtData, y: ArrayLike<number>, options: GbdtOptio
     }
     const allowed = sampleFeatures(features, featureSubsample, random);
     for (let k = 0; k < outputs; k++) {
+      const scales = packGradients(gradients, hessians, outputs, k, n, Math.floor(random() * 4294967296), packed);
       // Each tree partitions the rows from row order (deterministic, and sequential in memory).
       if (rowSubsample < 1) order.set(sampled.subarray(0, used));
       else for (let i = 0; i < n; i++) order[i] = i;
-      for (let i = 0; i < n; i++) {
-        gh[2 * i] = gradients[i * outputs + k]!;
-        gh[2 * i + 1] = hessians[i * outputs + k]!;
-      }
-      const { tree: builder, leaves } = growTree(histograms, pool, binsByColumn, binning, data.categorical, gh, order, scratch, used, allowed, {
+      const { tree: builder, leaves } = growTree(histograms, pool, binsByColumn, binning, data.categorical, scales, order, scratch, used, allowed, {
         maxLeaves,
         maxDepth,
         minSamplesLeaf,
@@ -390,20 +390,16 @@ export function fitGbdt(data: GbdtData, y: ArrayLike<number>, options: GbdtOptio
         l2,
         learningRate,
       });
+      setLeafValues(builder, leaves, gradients, hessians, outputs, k, order, leafOf, used < n, l2, learningRate);
       const built = builder.build(k);
       const splitBin = Int32Array.from(builder.splitBin);
       trees.push(built);
       if (rowSubsample < 1) {
         addTree(built, splitBin, bins, stride, n, raw, outputs, k);
       } else {
-        // Every row ends in the order range of its leaf: add the leaf's value there, with no walk down the tree.
-        for (const leaf of leaves) {
-          const value = built.value[leaf.node]!;
-          for (let i = leaf.start; i < leaf.end; i++) {
-            const j = order[i]! * outputs + k;
-            raw[j] = raw[j]! + value;
-          }
-        }
+        // Every row's leaf is known: add its value in row order, with no walk down the tree.
+        const values = Float64Array.from(leaves, (leaf) => built.value[leaf.node]!);
+        for (let i = 0, j = k; i < n; i++, j += outputs) raw[j] = raw[j]! + values[leafOf[i]!]!;
       }
       if (validationBins) addTree(built, splitBin, validationBins, stride, validationRows, validationRaw, outputs, k);
     }
@@ -570,7 +566,7 @@ function growTree(
   binsByColumn: readonly Uint8Array[],
   binning: Binning,
   categorical: readonly boolean[],
-  gh: Float64Array,
+  scales: GradientScales,
   order: Int32Array,
   scratch: Int32Array,
   used: number,
@@ -580,15 +576,15 @@ function growTree(
   const tree = new TreeBuilder();
   const rootHistogram = pool.take();
   histograms.build(0, used, allowed, rootHistogram);
+  // Every row falls in one slot of any feature: the root's sums, in the histogram's quantised units.
   let G = 0;
   let H = 0;
-  for (let i = 0; i < used; i++) {
-    const row = order[i]!;
-    G += gh[2 * row]!;
-    H += gh[2 * row + 1]!;
+  for (let j = allowed[0]! * SLOTS * 3, e = j + SLOTS * 3; j < e; j += 3) {
+    G += rootHistogram[j]!;
+    H += rootHistogram[j + 1]!;
   }
   const leaves: Leaf[] = [{ node: 0, start: 0, end: used, depth: 0, g: G, h: H, count: used, histogram: rootHistogram, split: undefined }];
-  leaves[0]!.split = bestSplit(leaves[0]!, binning, categorical, allowed, o);
+  leaves[0]!.split = bestSplit(leaves[0]!, binning, categorical, allowed, scales, o);
   let count = 1;
   while (count < o.maxLeaves) {
     let pick = -1;
@@ -638,13 +634,50 @@ function growTree(
     count++;
     leaves.splice(pick, 1, left, right);
     if (count < o.maxLeaves) {
-      left.split = depth < o.maxDepth ? bestSplit(left, binning, categorical, allowed, o) : undefined;
-      right.split = depth < o.maxDepth ? bestSplit(right, binning, categorical, allowed, o) : undefined;
+      left.split = depth < o.maxDepth ? bestSplit(left, binning, categorical, allowed, scales, o) : undefined;
+      right.split = depth < o.maxDepth ? bestSplit(right, binning, categorical, allowed, scales, o) : undefined;
     }
   }
-  for (const leaf of leaves) tree.value[leaf.node] = Math.fround((-leaf.g / (leaf.h + o.l2)) * o.learningRate);
   for (const leaf of leaves) pool.give(leaf.histogram);
   return { tree, leaves };
+}
+
+/**
+ * Leaf values from the exact gradients and hessians of each leaf's rows: quantised sums choose the
+ * splits, and rounding then costs nothing in the values themselves.
+ */
+function setLeafValues(
+  tree: TreeBuilder,
+  leaves: readonly Leaf[],
+  gradients: Float64Array,
+  hessians: Float64Array,
+  outputs: number,
+  k: number,
+  order: Int32Array,
+  leafOf: Int32Array,
+  subsampled: boolean,
+  l2: number,
+  learningRate: number,
+): void {
+  // A leaf's rows are spread over the whole table: summing leaf by leaf would stream every row's
+  // gradient once per leaf. Mark each row's leaf, then sum all leaves in one pass in row order.
+  if (subsampled) leafOf.fill(-1);
+  for (let l = 0; l < leaves.length; l++) {
+    const leaf = leaves[l]!;
+    for (let i = leaf.start; i < leaf.end; i++) leafOf[order[i]!] = l;
+  }
+  const g = new Float64Array(leaves.length);
+  const h = new Float64Array(leaves.length);
+  const n = leafOf.length;
+  for (let i = 0, j = k; i < n; i++, j += outputs) {
+    const l = leafOf[i]!;
+    if (l < 0) continue;
+    g[l] = g[l]! + gradients[j]!;
+    h[l] = h[l]! + hessians[j]!;
+  }
+  leaves.forEach((leaf, l) => {
+    tree.value[leaf.node] = Math.fround((-g[l]! / (h[l]! + l2)) * learningRate);
+  });
 }
 
 /** Stable partition of order[start..end): rows going left first, each side in row order. Returns the boundary. */
@@ -677,9 +710,15 @@ function partition(
   return l;
 }
 
-function bestSplit(leaf: Leaf, binning: Binning, categorical: readonly boolean[], allowed: Int32Array, o: GrowOptions): SplitChoice | undefined {
+/** The best split of a leaf, from its histogram in quantised units (`scales` convert them back). */
+function bestSplit(leaf: Leaf, binning: Binning, categorical: readonly boolean[], allowed: Int32Array, scales: GradientScales, o: GrowOptions): SplitChoice | undefined {
   if (leaf.count < 2 * o.minSamplesLeaf) return undefined;
-  const { l2, minSamplesLeaf, minHessianLeaf } = o;
+  const { minSamplesLeaf } = o;
+  // Gains in quantised units are the true ones times hessian / gradient²: the regularisation and
+  // the hessian floor scale the same way, and the gain itself is scaled back when kept.
+  const l2 = o.l2 / scales.hessian;
+  const minHessianLeaf = o.minHessianLeaf / scales.hessian;
+  const toGain = (scales.gradient * scales.gradient) / scales.hessian;
   const G = leaf.g;
   const H = leaf.h;
   const parentScore = (G * G) / (H + l2);
@@ -690,7 +729,7 @@ function bestSplit(leaf: Leaf, binning: Binning, categorical: readonly boolean[]
     const rh = H - lh;
     if (lc < minSamplesLeaf || rc < minSamplesLeaf || lh < minHessianLeaf || rh < minHessianLeaf) return;
     const rg = G - lg;
-    const gain = (lg * lg) / (lh + l2) + (rg * rg) / (rh + l2) - parentScore;
+    const gain = ((lg * lg) / (lh + l2) + (rg * rg) / (rh + l2) - parentScore) * toGain;
     if (gain > 1e-12 && (!best || gain > best.gain)) best = { gain, feature, bin, missingLeft, leftG: lg, leftH: lh, leftCount: lc };
   };
   for (let a = 0; a < allowed.length; a++) {
