@@ -22,9 +22,12 @@ export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
  */
 export function parseCsv(input: Uint8Array, file = 'the file'): DropTable {
   const reader = new CsvReader(file, input.byteLength);
-  reader.push(input);
+  // In slices, as a stream arrives: the parser's working set stays in cache (measured faster than one push).
+  for (let start = 0; start < input.byteLength; start += SLICE_BYTES) reader.push(input.subarray(start, Math.min(input.byteLength, start + SLICE_BYTES)));
   return reader.end();
 }
+
+const SLICE_BYTES = 4 * 2 ** 20;
 
 /**
  * Reads CSV chunk by chunk (a blob download, a file stream) into growable typed column buffers:
