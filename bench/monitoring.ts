@@ -61,9 +61,11 @@ async function child(mode: 'stream' | 'whole', connection: string, model: string
   const started = process.hrtime.bigint();
   let rows = 0;
   if (mode === 'stream') {
-    for await (const line of readInferenceLog(blobs, model, from, to)) {
-      rows++;
-      for (const name of [...FEATURES, 'contract']) accumulators[name]!.add(line.inputs[name]);
+    for await (const lines of readInferenceLog(blobs, model, from, to)) {
+      for (const line of lines) {
+        rows++;
+        for (const name of [...FEATURES, 'contract']) accumulators[name]!.add(line.inputs[name]);
+      }
     }
   } else {
     const all: InferenceLogLine[] = [];
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
     const body = `Measured ${new Date().toISOString().slice(0, 10)} on this machine (${process.version}), by \`node dist/bench/monitoring.js\`.
 One evaluation pass over a model's inference log (Azurite, blobs of ${LINES_PER_BLOB.toLocaleString('en-US')} JSON lines; 3 numeric inputs and
 1 category binned against their training baselines), in a child process per pass so peak RSS is the
-pass's own. modelloop streams each blob line by line into fixed-size accumulators
+pass's own. modelloop streams each blob chunk by chunk, split into lines, into fixed-size accumulators
 (\`shared/monitoring/inference-log-reader.ts\`); the baseline downloads each blob whole and parses every
 line into an array first. Both give the same figures (checked). Median of ${REPEATS} runs (p10–p90).
 

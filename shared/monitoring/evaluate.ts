@@ -87,7 +87,7 @@ export async function evaluateModel(deps: EvaluationDeps, model: string, options
   const monitors = await Promise.all(subjects.map(async (s) => new VersionMonitor(s.doc, s.alias, await baselineOf(deps, s.doc), modelDoc.contract)));
   const summary: LogReadSummary = { blobs: 0, lines: 0, malformed: 0 };
   const byVersion = new Map(monitors.map((m) => [m.version.version, m]));
-  for await (const line of readInferenceLog(deps.blobs, model, window.start, window.end, summary)) byVersion.get(line.version)?.add(line);
+  for await (const lines of readInferenceLog(deps.blobs, model, window.start, window.end, summary)) for (const line of lines) byVersion.get(line.version)?.add(line);
   if (summary.malformed) deps.log.warn(`Evaluation of "${model}": ${summary.malformed} malformed inference-log line(s) skipped.`);
 
   const datasets = (await deps.registry.listDatasets(model)).filter(

@@ -1,4 +1,4 @@
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { CONTAINERS, type BlobStore } from '../platform/blob-store';
 import type { InferenceLogLine } from './inference-log';
 
@@ -18,13 +18,14 @@ const DAY_MS = 86_400_000;
 const MAX_WRITE_LAG_MS = DAY_MS;
 
 /**
- * Every sampled row of one model whose blob was written in [from, to), read as a stream. A window is
- * defined by when rows reached the log, not when they were scored, so rows still buffered when one
- * evaluation runs are counted by the next, never lost and never counted twice. Only the year, month
- * and day folders that exist and can hold such blobs are listed, and each blob is read line by
- * line: memory stays that of one line whatever the window holds.
+ * Every sampled row of one model whose blob was written in [from, to), read as a stream, in batches
+ * of the rows one downloaded chunk holds. A window is defined by when rows reached the log, not when
+ * they were scored, so rows still buffered when one evaluation runs are counted by the next, never
+ * lost and never counted twice. Only the year, month and day folders that exist and can hold such
+ * blobs are listed, and each blob is split into lines chunk by chunk: memory stays that of a chunk
+ * whatever the window holds.
  */
-export async function* readInferenceLog(blobs: BlobStore, model: string, from: Date, to: Date, summary?: LogReadSummary): AsyncGenerator<InferenceLogLine> {
+export async function* readInferenceLog(blobs: BlobStore, model: string, from: Date, to: Date, summary?: LogReadSummary): AsyncGenerator<InferenceLogLine[]> {
   const start = from.getTime();
   const end = to.getTime();
   for (const prefix of await dayFolders(blobs, model, start - MAX_WRITE_LAG_MS, end)) {
@@ -36,17 +37,25 @@ export async function* readInferenceLog(blobs: BlobStore, model: string, from: D
       const opened = await blobs.openRead(CONTAINERS.inferenceLogs, blob.name);
       if (!opened) continue;
       if (summary) summary.blobs++;
-      const lines = createInterface({ input: opened.stream, crlfDelay: Infinity });
-      for await (const text of lines) {
-        if (!text.trim()) continue;
-        const line = parseLine(text);
-        if (!line) {
-          if (summary) summary.malformed++;
-          continue;
+      const decoder = new StringDecoder('utf8');
+      let carry = '';
+      const parse = (texts: string[]): InferenceLogLine[] => {
+        const lines: InferenceLogLine[] = [];
+        for (const text of texts) {
+          if (!text.trim()) continue;
+          const line = parseLine(text);
+          if (line) lines.push(line);
+          else if (summary) summary.malformed++;
         }
-        if (summary) summary.lines++;
-        yield line;
+        if (summary) summary.lines += lines.length;
+        return lines;
+      };
+      for await (const chunk of opened.stream) {
+        const texts = (carry + decoder.write(chunk as Buffer)).split('\n');
+        carry = texts.pop()!;
+        yield parse(texts);
       }
+      yield parse([carry + decoder.end()]);
     }
   }
 }
