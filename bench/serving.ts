@@ -391,9 +391,22 @@ async function trainLogistic(common: Env, children: Child[], registry: CosmosReg
 }
 
 
-async function main(): Promise<void> {
+/** What every mode of this bench runs against: the emulators, a work folder, the registry, and the children it starts. */
+interface BenchStack {
+  readonly work: string;
+  /** App settings every child host gets. */
+  readonly common: Env;
+  /** Children started by the mode, stopped when it ends. */
+  readonly children: Child[];
+  readonly blobs: BlobStore;
+  readonly registry: CosmosRegistry;
+  readonly log: (line: string) => void;
+}
+
+/** Starts Azurite and the Cosmos server, runs `body`, then stops every child and the emulators and removes the work folder. */
+async function withBenchStack(prefix: string, body: (stack: BenchStack) => Promise<void>): Promise<void> {
   const [azurite, cosmos] = await Promise.all([startAzurite(), startCosmos()]);
-  const work = mkdtempSync(join(tmpdir(), 'modelloop-bench-serving-'));
+  const work = mkdtempSync(join(tmpdir(), prefix));
   const common: Env = {
     AzureWebJobsStorage: azurite.connectionString,
     COSMOS_ENDPOINT: cosmos.endpoint,
@@ -403,12 +416,21 @@ async function main(): Promise<void> {
     FUNCTIONS_WORKER_RUNTIME: 'node',
   };
   const children: Child[] = [];
-  const log = (line: string): void => void process.stderr.write(`${line}\n`);
   try {
     const blobs = new BlobStore(azurite.connectionString);
     await blobs.ensureContainers();
     const registry = new CosmosRegistry({ endpoint: cosmos.endpoint, key: COSMOS_EMULATOR_KEY, database: 'modelloop', container: 'registry' });
     await registry.initialise();
+    await body({ work, common, children, blobs, registry, log: (line) => void process.stderr.write(`${line}\n`) });
+  } finally {
+    for (const child of children) await child.stop();
+    await Promise.all([azurite.stop(), cosmos.stop()]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  await withBenchStack('modelloop-bench-serving-', async ({ work, common, children, blobs, registry, log }) => {
     const gbdt = gbdtModel();
     await registerGbdt(blobs, registry, 'gbdt', gbdt);
     log(`GBDT: ${TREES} trees of depth ${DEPTH}, ${FEATURES} features, ${(gbdt.bytes.byteLength / 1e6).toFixed(2)} MB`);
@@ -473,11 +495,7 @@ async function main(): Promise<void> {
 
     const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
     writeReport({ baseline, batched, unbatched, sweep, cold, hostReady, imports, median, gbdtBytes: gbdt.bytes.byteLength, trainer: churnVersion.trainer });
-  } finally {
-    for (const child of children) await child.stop();
-    await Promise.all([azurite.stop(), cosmos.stop()]);
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 type ModelKey = 'logistic' | 'gbdt';
@@ -514,23 +532,7 @@ async function coldStartOnly(): Promise<void> {
   const againstLabel = argument('--against-label') ?? 'another build';
   const runs = Number(argument('--runs') ?? COLD_RUNS);
   if (against && !existsSync(join(against, 'dist', 'host', 'functions-host.js'))) throw new Error(`--against ${against}: no dist/host/functions-host.js there; build it first.`);
-  const [azurite, cosmos] = await Promise.all([startAzurite(), startCosmos()]);
-  const work = mkdtempSync(join(tmpdir(), 'modelloop-bench-cold-'));
-  const common: Env = {
-    AzureWebJobsStorage: azurite.connectionString,
-    COSMOS_ENDPOINT: cosmos.endpoint,
-    COSMOS_KEY: COSMOS_EMULATOR_KEY,
-    COSMOS_DATABASE: 'modelloop',
-    COSMOS_CONTAINER: 'registry',
-    FUNCTIONS_WORKER_RUNTIME: 'node',
-  };
-  const children: Child[] = [];
-  const log = (line: string): void => void process.stderr.write(`${line}\n`);
-  try {
-    const blobs = new BlobStore(azurite.connectionString);
-    await blobs.ensureContainers();
-    const registry = new CosmosRegistry({ endpoint: cosmos.endpoint, key: COSMOS_EMULATOR_KEY, database: 'modelloop', container: 'registry' });
-    await registry.initialise();
+  await withBenchStack('modelloop-bench-cold-', async ({ work, common, children, blobs, registry, log }) => {
     const gbdt = gbdtModel();
     await registerGbdt(blobs, registry, 'gbdt', gbdt);
     const random = mulberry32(7);
@@ -579,11 +581,7 @@ async function coldStartOnly(): Promise<void> {
       ...(previous ? ['', `The run before this one (same command; its own conditions): ${previous}.`] : []),
     ].join('\n'));
     log(`Wrote the "${COLD_SECTION}" section of docs/benchmarks.md.`);
-  } finally {
-    for (const child of children) await child.stop();
-    await Promise.all([azurite.stop(), cosmos.stop()]);
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The floor of a cold start: process start → first answer of a bare node:http server around one ONNX Runtime session. */
@@ -658,23 +656,7 @@ async function throughputOnly(): Promise<void> {
   const seconds = Number(argument('--seconds') ?? DURATION_S);
   const CONNECTIONS = 64;
   if (against && !existsSync(join(against, 'dist', 'host', 'functions-host.js'))) throw new Error(`--against ${against}: no dist/host/functions-host.js there; build it first.`);
-  const [azurite, cosmos] = await Promise.all([startAzurite(), startCosmos()]);
-  const work = mkdtempSync(join(tmpdir(), 'modelloop-bench-throughput-'));
-  const common: Env = {
-    AzureWebJobsStorage: azurite.connectionString,
-    COSMOS_ENDPOINT: cosmos.endpoint,
-    COSMOS_KEY: COSMOS_EMULATOR_KEY,
-    COSMOS_DATABASE: 'modelloop',
-    COSMOS_CONTAINER: 'registry',
-    FUNCTIONS_WORKER_RUNTIME: 'node',
-  };
-  const children: Child[] = [];
-  const log = (line: string): void => void process.stderr.write(`${line}\n`);
-  try {
-    const blobs = new BlobStore(azurite.connectionString);
-    await blobs.ensureContainers();
-    const registry = new CosmosRegistry({ endpoint: cosmos.endpoint, key: COSMOS_EMULATOR_KEY, database: 'modelloop', container: 'registry' });
-    await registry.initialise();
+  await withBenchStack('modelloop-bench-throughput-', async ({ work, common, children, blobs, registry, log }) => {
     const churn = await trainLogistic(common, children, registry);
     const modelsFile = join(work, 'models.json');
     writeFileSync(join(work, 'churn.onnx'), (await blobs.read('models', artifactPath('churn', 1)))!.bytes);
@@ -743,11 +725,7 @@ async function throughputOnly(): Promise<void> {
       'Goal: the host at ≥ 0.70 of the baseline.',
     ].join('\n'));
     log(`Wrote the "${THROUGHPUT_SECTION}" section of docs/benchmarks.md.`);
-  } finally {
-    for (const child of children) await child.stop();
-    await Promise.all([azurite.stop(), cosmos.stop()]);
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 const THROUGHPUT_SECTION = 'Serving: logistic throughput at concurrency 64, measured alone';
