@@ -6,6 +6,9 @@ import { getTreePath, isFlatColumn } from 'hyparquet/src/schema.js';
 import { ensureError, ModelloopError } from '../platform/errors';
 import { ValueColumn, type DropTable } from './drop-table';
 
+/** Rows one column's typed array can hold. */
+const MAX_ROWS = 2 ** 31 - 1;
+
 /**
  * Reads a Parquet drop (any codec hyparquet-compressors decodes: snappy, gzip, zstd, brotli, lz4)
  * column chunk by column chunk into typed columns. Only flat columns are read; a nested column
@@ -23,6 +26,11 @@ export function parseParquet(bytes: Uint8Array, file = 'the file'): DropTable {
     throw new ModelloopError('UnsupportedFormat', `${file} is not a readable Parquet file: ${ensureError(err).message}.`);
   }
   const rowCount = Number(metadata.num_rows);
+  // A damaged footer can claim any row count: it must be a count the row groups add up to.
+  const groupRowTotal = metadata.row_groups.reduce((sum, group) => sum + Number(group.num_rows), 0);
+  if (!Number.isSafeInteger(rowCount) || rowCount < 0 || rowCount > MAX_ROWS || groupRowTotal !== rowCount || metadata.row_groups.some((group) => Number(group.num_rows) < 0)) {
+    throw new ModelloopError('UnsupportedFormat', `${file} is not a readable Parquet file: its footer says ${String(metadata.num_rows)} rows, which its row groups (${groupRowTotal}) do not add up to or no drop can hold.`);
+  }
   const header = tree.children.map((child) => child.element.name);
   const nested = tree.children.filter((child) => child.children.length > 0).map((child) => child.element.name);
   if (nested.length) {

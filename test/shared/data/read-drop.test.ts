@@ -123,7 +123,8 @@ describe('any bytes get a report or a clear error, never a crash', () => {
         for (const { at, value } of edits) bytes[at] = value;
         judge(bytes, 'drop.parquet');
       }),
-      { numRuns: 300 },
+      // The first example was a counterexample (seed -64214435): a footer claiming -4 rows.
+      { numRuns: 300, examples: [[[{ at: 843, value: 7 }]]] },
     );
   });
 });
