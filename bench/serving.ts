@@ -516,6 +516,20 @@ interface Report {
   trainer: string;
 }
 
+/** The value after `name` on the command line. */
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
+}
+
+/** `--cpu-prof [DIR]`, `--against DIR` (another build to measure in the same rounds) and `--against-label TEXT`. */
+function comparisonOptions(): { profileDir: string | undefined; against: string | undefined; againstLabel: string } {
+  const profileDir = process.argv.includes('--cpu-prof') ? resolve(argument('--cpu-prof') ?? 'cpu-profiles') : undefined;
+  const against = argument('--against') !== undefined ? resolve(argument('--against')!) : undefined;
+  if (against && !existsSync(join(against, 'dist', 'host', 'functions-host.js'))) throw new Error(`--against ${against}: no dist/host/functions-host.js there; build it first.`);
+  return { profileDir, against, againstLabel: argument('--against-label') ?? 'another build' };
+}
+
 /**
  * `--cold-start [--runs N] [--against DIR] [--cpu-prof DIR]`: the cold start alone (a minute, not the
  * whole load run), beside its floor and, with `--against`, another build of the app (a checkout
@@ -523,15 +537,8 @@ interface Report {
  * from the same file and answers one HTTP request. Writes its own section of docs/benchmarks.md.
  */
 async function coldStartOnly(): Promise<void> {
-  const argument = (name: string): string | undefined => {
-    const at = process.argv.indexOf(name);
-    return at > 0 ? process.argv[at + 1] : undefined;
-  };
-  const profileDir = process.argv.includes('--cpu-prof') ? resolve(argument('--cpu-prof') ?? 'cpu-profiles') : undefined;
-  const against = argument('--against') !== undefined ? resolve(argument('--against')!) : undefined;
-  const againstLabel = argument('--against-label') ?? 'another build';
+  const { profileDir, against, againstLabel } = comparisonOptions();
   const runs = Number(argument('--runs') ?? COLD_RUNS);
-  if (against && !existsSync(join(against, 'dist', 'host', 'functions-host.js'))) throw new Error(`--against ${against}: no dist/host/functions-host.js there; build it first.`);
   await withBenchStack('modelloop-bench-cold-', async ({ work, common, children, blobs, registry, log }) => {
     const gbdt = gbdtModel();
     await registerGbdt(blobs, registry, 'gbdt', gbdt);
@@ -645,17 +652,10 @@ const COLD_SECTION = 'Serving: cold start, measured alone';
  * load drifts weighs on all alike. Writes its own section of docs/benchmarks.md.
  */
 async function throughputOnly(): Promise<void> {
-  const argument = (name: string): string | undefined => {
-    const at = process.argv.indexOf(name);
-    return at > 0 ? process.argv[at + 1] : undefined;
-  };
-  const profileDir = process.argv.includes('--cpu-prof') ? resolve(argument('--cpu-prof') ?? 'cpu-profiles') : undefined;
-  const against = argument('--against') !== undefined ? resolve(argument('--against')!) : undefined;
-  const againstLabel = argument('--against-label') ?? 'another build';
+  const { profileDir, against, againstLabel } = comparisonOptions();
   const rounds = Number(argument('--rounds') ?? 5);
   const seconds = Number(argument('--seconds') ?? DURATION_S);
   const CONNECTIONS = 64;
-  if (against && !existsSync(join(against, 'dist', 'host', 'functions-host.js'))) throw new Error(`--against ${against}: no dist/host/functions-host.js there; build it first.`);
   await withBenchStack('modelloop-bench-throughput-', async ({ work, common, children, blobs, registry, log }) => {
     const churn = await trainLogistic(common, children, registry);
     const modelsFile = join(work, 'models.json');
