@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { ApiClient, ApiError } from './api-client';
+import type { EvaluationDocument, RunDocument, VersionEvaluation } from '../shared/registry/documents';
 import { readRowsFile, type Cell, type RowsFile } from './rows-file';
 
 /**
@@ -206,17 +207,6 @@ program
     if (run.status === 'failed') process.exitCode = 1;
   });
 
-/** A training run as `GET /models/{model}/runs` shows it. */
-interface Run {
-  key: string;
-  status: 'running' | 'succeeded' | 'failed' | 'skipped' | 'folded';
-  version?: number;
-  covers?: string[];
-  progress?: string;
-  message?: string;
-  promotion?: { decision: string; reason: string };
-}
-
 program
   .command('reports <model>')
   .description("list a model's drops with their verdicts; --dataset ID shows one drop's problems line by line")
@@ -248,33 +238,9 @@ program
     );
   });
 
-/** The parts of an evaluation the CLI prints (the full document goes out with --json). */
-interface DriftFigures {
-  measure: 'psi' | 'jensen-shannon';
-  value?: number;
-  drifted: boolean;
-  rows: number;
-  nullRate: number;
-  outOfRangeRate?: number;
-  unseenRate?: number;
-}
-interface VersionEvaluation {
-  version: number;
-  alias: string;
-  quality: { status: string; message: string; primaryMetric: string; metrics?: Record<string, number>; trainingMetrics: Record<string, number>; decayed: boolean };
-  drift: { status: string; message: string; rows: number; features: Record<string, DriftFigures>; prediction?: DriftFigures; drifted: string[] };
-}
-interface Evaluation {
-  windowStart: string;
-  windowEnd: string;
-  trigger: string;
-  status: string;
-  thresholds: { drift: number; decay: number };
-  production: VersionEvaluation;
-  challenger?: VersionEvaluation;
-  findings: string[];
-  retrain?: { reason: string; key: string };
-}
+/** The fields of the registry's documents the CLI reads from the API's views of them (`--json` prints them whole). */
+type Evaluation = Pick<EvaluationDocument, 'windowStart' | 'windowEnd' | 'trigger' | 'status' | 'thresholds' | 'production' | 'challenger' | 'findings' | 'retrain'>;
+type Run = Pick<RunDocument, 'key' | 'status' | 'version' | 'covers' | 'progress' | 'message' | 'promotion'>;
 
 program
   .command('evaluate <model>')

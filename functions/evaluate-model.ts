@@ -11,7 +11,9 @@ import { publicView } from '../shared/registry/documents';
 export const evaluateModelHandler = httpFunction(async (request, context, services) => {
   const model = request.params.model ?? '';
   assertModelName(model);
-  const outcome = await (await evaluation()).evaluateModel({ ...services, log: loggerOf(context) }, model, { trigger: 'manual' });
+  // The evaluation code (ONNX Runtime, the trainers' table assembly) loads on first use, not at start-up.
+  const { evaluateModel } = await import('../shared/monitoring/evaluate');
+  const outcome = await evaluateModel({ ...services, log: loggerOf(context) }, model, { trigger: 'manual' });
   switch (outcome.kind) {
     case 'evaluated':
       return json(200, { model, status: 'evaluated', evaluation: publicView(outcome.evaluation) });
@@ -28,8 +30,3 @@ app.http('evaluate-model', {
   route: 'models/{model}/evaluate',
   handler: evaluateModelHandler,
 });
-
-/** The evaluation code (ONNX Runtime, the trainers' table assembly) loads on first use, not at start-up. */
-function evaluation(): Promise<typeof import('../shared/monitoring/evaluate')> {
-  return import('../shared/monitoring/evaluate');
-}

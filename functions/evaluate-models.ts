@@ -12,7 +12,9 @@ export async function evaluateModelsHandler(timer: Timer, context: InvocationCon
   const log = loggerOf(context);
   const services = await getServices();
   if (timer.isPastDue) log.warn('The evaluation timer is running late (the app was asleep or busy at its scheduled time).');
-  const results = await (await evaluation()).evaluateDueModels({ ...services, log }, { defaultSchedule: services.config.evaluationSchedule });
+  // The evaluation code (ONNX Runtime, the trainers' table assembly) loads on first use, not at start-up.
+  const { evaluateDueModels } = await import('../shared/monitoring/evaluate');
+  const results = await evaluateDueModels({ ...services, log }, { defaultSchedule: services.config.evaluationSchedule });
   const counts = new Map<string, number>();
   for (const { outcome } of results) counts.set(outcome.kind, (counts.get(outcome.kind) ?? 0) + 1);
   log.info(`Scheduled evaluation: ${results.length} model(s) due${results.length ? ` (${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}.`);
@@ -22,8 +24,3 @@ app.timer('evaluate-models', {
   schedule: evaluationSchedule(),
   handler: evaluateModelsHandler,
 });
-
-/** The evaluation code (ONNX Runtime, the trainers' table assembly) loads on first use, not at start-up. */
-function evaluation(): Promise<typeof import('../shared/monitoring/evaluate')> {
-  return import('../shared/monitoring/evaluate');
-}

@@ -99,7 +99,8 @@ export async function evaluateModel(deps: EvaluationDeps, model: string, options
     evaluations.push({ version: monitor.version.version, alias: monitor.alias, quality, drift: monitor.drift(thresholds) });
   }
   const [productionEvaluation, challengerEvaluation] = evaluations as [VersionEvaluation, VersionEvaluation | undefined];
-  const { findings, alert, warning } = findingsOf(productionEvaluation, thresholds);
+  const { findings, tripped, warning } = findingsOf(productionEvaluation, thresholds);
+  const alert = tripped.length > 0;
   const measured = productionEvaluation.quality.status === 'measured' || productionEvaluation.drift.status === 'measured';
 
   let retrain: EvaluationDocument['retrain'];
@@ -143,7 +144,7 @@ export async function evaluateModel(deps: EvaluationDeps, model: string, options
     }
   }
   await deps.blobs.writeJson(CONTAINERS.models, evaluationRecordPath(model, windowStart), evaluation);
-  report(deps, evaluation, summary);
+  report(deps, evaluation, tripped, summary);
   return { kind: 'evaluated', evaluation: recorded };
 }
 
@@ -352,12 +353,20 @@ async function qualityOf(
 }
 
 /** What tripped, in words: decay and drift are alerts; data-quality findings are warnings. */
-function findingsOf(evaluation: VersionEvaluation, thresholds: Thresholds): { findings: string[]; alert: boolean; warning: boolean } {
+/** One measure over its threshold, as the `DriftAlert` telemetry event names it. */
+interface Tripped {
+  readonly metric: string;
+  readonly value: number | undefined;
+  readonly threshold: number;
+}
+
+/** What tripped, in words and as events: decay and drift are alerts; data-quality findings are warnings. */
+function findingsOf(evaluation: VersionEvaluation, thresholds: Thresholds): { findings: string[]; tripped: Tripped[]; warning: boolean } {
   const findings: string[] = [];
-  let alert = false;
+  const tripped: Tripped[] = [];
   let warning = false;
   if (evaluation.quality.decayed) {
-    alert = true;
+    tripped.push({ metric: `decay:${evaluation.quality.primaryMetric}`, value: evaluation.quality.worsening, threshold: thresholds.decayThreshold });
     findings.push(`decay: ${evaluation.quality.message}`);
   }
   const measureName = (f: { measure: string }): string => (f.measure === 'psi' ? 'PSI' : 'Jensen–Shannon distance');
@@ -365,12 +374,12 @@ function findingsOf(evaluation: VersionEvaluation, thresholds: Thresholds): { fi
   if (drift.status === 'measured') {
     for (const [name, f] of Object.entries(drift.features)) {
       if (f.drifted) {
-        alert = true;
+        tripped.push({ metric: `drift:${name}`, value: f.value, threshold: thresholds.driftThreshold });
         findings.push(`drift: ${name} ${measureName(f)} ${fmt(f.value!)} > ${thresholds.driftThreshold} over ${f.rows} sampled rows`);
       }
     }
     if (drift.prediction?.drifted) {
-      alert = true;
+      tripped.push({ metric: 'drift:(prediction)', value: drift.prediction.value, threshold: thresholds.driftThreshold });
       findings.push(`prediction drift: ${measureName(drift.prediction)} ${fmt(drift.prediction.value!)} > ${thresholds.driftThreshold} over ${drift.prediction.rows} sampled rows`);
     }
     const limit = thresholds.dataQualityThreshold;
@@ -389,10 +398,10 @@ function findingsOf(evaluation: VersionEvaluation, thresholds: Thresholds): { fi
       }
     }
   }
-  return { findings, alert, warning };
+  return { findings, tripped, warning };
 }
 
-function report(deps: EvaluationDeps, evaluation: EvaluationDocument, summary: LogReadSummary): void {
+function report(deps: EvaluationDeps, evaluation: EvaluationDocument, tripped: readonly Tripped[], summary: LogReadSummary): void {
   const { model, production } = evaluation;
   const head = `Evaluation of "${model}" version ${production.version} over ${evaluation.windowStart} – ${evaluation.windowEnd} (${summary.lines} sampled rows from ${summary.blobs} log blob(s))`;
   if (evaluation.status === 'alert' || evaluation.status === 'warning') {
@@ -401,13 +410,7 @@ function report(deps: EvaluationDeps, evaluation: EvaluationDocument, summary: L
   } else {
     deps.log.info(`${head}: ${evaluation.status}. ${production.drift.message} ${production.quality.message}`);
   }
-  const tripped = (metric: string, value: number | undefined, threshold: number): void =>
-    deps.telemetry.event('DriftAlert', { model, version: production.version, metric, value, threshold });
-  if (production.quality.decayed) tripped(`decay:${production.quality.primaryMetric}`, production.quality.worsening, evaluation.thresholds.decay);
-  if (production.drift.status === 'measured') {
-    for (const [name, f] of Object.entries(production.drift.features)) if (f.drifted) tripped(`drift:${name}`, f.value, evaluation.thresholds.drift);
-    if (production.drift.prediction?.drifted) tripped('drift:(prediction)', production.drift.prediction.value, evaluation.thresholds.drift);
-  }
+  for (const t of tripped) deps.telemetry.event('DriftAlert', { model, version: production.version, ...t });
 }
 
 function fmt(value: number): string {
