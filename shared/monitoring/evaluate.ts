@@ -75,7 +75,8 @@ export async function evaluateModel(deps: EvaluationDeps, model: string, options
   const windowStart = last?.windowEnd ?? windowEdge(new Date(production.createdAt));
   const windowEnd = windowEdge(now);
   if (windowStart >= windowEnd) {
-    return { kind: 'skipped', reason: `Model "${model}" has been evaluated up to ${windowStart}; the next window closes a few seconds from now.` };
+    const since = last ? `has been evaluated up to ${windowStart}` : `has had version ${production.version} in production only since ${production.createdAt}`;
+    return { kind: 'skipped', reason: `Model "${model}" ${since}; the next window closes a few seconds from now.` };
   }
 
   const thresholds = thresholdsOf(modelDoc.definition);

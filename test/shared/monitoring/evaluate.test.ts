@@ -173,6 +173,23 @@ describe('scheduled evaluation', () => {
     await expect(evaluateModel(depsOf(), uniqueModel('nope'), { trigger: 'manual' })).rejects.toMatchObject({ code: 'ModelNotFound' });
   });
 
+  it('says why there is no window yet: production too new, or already evaluated up to now', async () => {
+    const model = await servedModel();
+    const registered = new Date((await stack.registry.getVersion(model, 1))!.createdAt);
+    expect(await evaluateModel(depsOf(), model, { trigger: 'manual', now: registered })).toEqual({
+      kind: 'skipped',
+      reason: `Model "${model}" has had version 1 in production only since ${registered.toISOString()}; the next window closes a few seconds from now.`,
+    });
+    const now = later();
+    const first = await evaluateModel(depsOf(), model, { trigger: 'manual', now });
+    expect(first.kind).toBe('evaluated');
+    const windowEnd = first.kind === 'evaluated' ? first.evaluation.windowEnd : '';
+    expect(await evaluateModel(depsOf(), model, { trigger: 'manual', now })).toEqual({
+      kind: 'skipped',
+      reason: `Model "${model}" has been evaluated up to ${windowEnd}; the next window closes a few seconds from now.`,
+    });
+  });
+
   it('the timer evaluates a model when its own schedule is due, and not again before the next occurrence', async () => {
     const model = await servedModel({ schedule: '0 0 6 * * *', retrain: false });
     await score(model, rows(100, 14, 20));
