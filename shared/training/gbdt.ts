@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { DecisionTree } from '../onnx/pipeline-spec';
-import { Histograms, packGradients, SLOTS, type GradientScales } from './histograms';
+import { gradientScales, SLOTS, type GradientScales } from './histograms';
+import { lossSum, RowShards } from './row-shards';
 import { mulberry32 } from './split';
 
 /** Histogram gradient-boosted trees: squared error, log loss and softmax, on typed arrays. */
@@ -37,9 +38,9 @@ export interface GbdtOptions {
   /** Stop when the validation loss has not improved for this many rounds (needs `validation`). @default 10 */
   readonly earlyStoppingRounds?: number;
   /**
-   * Threads that build histograms; the model is the same bytes for any count. docs/benchmarks.md
-   * has the 1- and 2-thread times side by side; on a busy machine the second thread can be slower,
-   * so callers that share the cores can pass 1.
+   * Threads that work on the rows (two row shards: more than 2 is taken as 2); the model is the
+   * same bytes for any count. docs/benchmarks.md has the 1- and 2-thread times side by side; on a
+   * busy machine the second thread can be slower, so callers that share the cores can pass 1.
    * @default 2 when the machine has two cores or more, else 1
    */
   readonly threads?: number;
@@ -199,20 +200,6 @@ function binRows(data: GbdtData, binning: Binning): Uint8Array {
   return out;
 }
 
-/** Column-major copy of row-major bins: a split reads one feature of many rows, a byte each. */
-function binColumns(bins: Uint8Array, stride: number, features: number, rows: number): Uint8Array[] {
-  const columns = Array.from({ length: features }, () => new Uint8Array(rows));
-  const block = 4096;
-  for (let first = 0; first < rows; first += block) {
-    const last = Math.min(rows, first + block);
-    for (let f = 0; f < features; f++) {
-      const column = columns[f]!;
-      for (let i = first; i < last; i++) column[i] = bins[i * stride + f]!;
-    }
-  }
-  return columns;
-}
-
 function binNumbers(column: Float64Array, padded: Float32Array, out: Uint8Array, stride: number, f: number, first: number, last: number): void {
   // Branch-free: comparisons become 0/1 arithmetic, since data-dependent branches mispredict half the time.
   for (let i = first; i < last; i++) {
@@ -251,8 +238,8 @@ interface SplitChoice {
 
 interface Leaf {
   readonly node: number;
-  readonly start: number;
-  readonly end: number;
+  /** Where the shards keep the leaf's rows (see {@link RowShards.split}). */
+  readonly slot: number;
   readonly depth: number;
   /** Gradient and hessian sums in the histogram's quantised units. */
   readonly g: number;
@@ -336,30 +323,18 @@ export function fitGbdt(data: GbdtData, y: ArrayLike<number>, options: GbdtOptio
   if (validation) checkInput(validation.data, validation.y, objective, objective === 'binary' ? 2 : outputs, 'validation');
 
   const binning = fitBinning(data, maxBins);
-  const bins = binRows(data, binning);
-  const binsByColumn = binColumns(bins, strideOf(features), features, n);
+  const stride = strideOf(features);
   const validationBins = validation ? binRows(validation.data, binning) : undefined;
   const validationRows = validation?.data.rows ?? 0;
 
   const baseScores = initialScores(objective, y, outputs);
-  // Raw scores, row-major rows × outputs, in float64; leaf values are float32 as in the graph.
-  const raw = new Float64Array(n * outputs);
+  // Raw scores of the validation rows, row-major rows × outputs, in float64; leaf values are float32 as in the graph.
   const validationRaw = new Float64Array(validationRows * outputs);
-  for (let i = 0; i < n; i++) for (let k = 0; k < outputs; k++) raw[i * outputs + k] = baseScores[k]!;
   for (let i = 0; i < validationRows; i++) for (let k = 0; k < outputs; k++) validationRaw[i * outputs + k] = baseScores[k]!;
-
-  const gradients = new Float64Array(n * outputs);
-  const hessians = new Float64Array(n * outputs);
-  // Each row's quantised gradient, hessian and count in one float64: one addition per histogram update.
-  const packed = new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8));
-  const stride = strideOf(features);
-  const order = new Int32Array(new SharedArrayBuffer(Math.max(1, n) * 4));
-  const scratch = new Int32Array(n);
+  const threads = options.threads ?? Math.min(2, availableParallelism());
+  const shards = new RowShards({ rows: n, features, wordsPerRow: stride >> 2, outputs, objective, maxLeaves, bins: binRows(data, binning), y, baseScores }, threads);
   const pool = new HistogramPool(features * SLOTS * 3);
-  const histograms = new Histograms(bins, stride >> 2, features, packed, order, options.threads ?? Math.min(2, availableParallelism()));
-  const sampled = rowSubsample < 1 ? new Int32Array(n) : order;
-  // Each row's leaf in the tree just grown (-1: not in the row sample).
-  const leafOf = new Int32Array(n);
+  const grow: GrowOptions = { maxLeaves, maxDepth, minSamplesLeaf, minHessianLeaf, l2, learningRate };
   const trees: DecisionTree[] = [];
   let best = Number.POSITIVE_INFINITY;
   let bestRound = 0;
@@ -368,47 +343,35 @@ export function fitGbdt(data: GbdtData, y: ArrayLike<number>, options: GbdtOptio
 
   try {
   while (round < rounds) {
-    computeGradients(objective, raw, y, outputs, gradients, hessians);
+    const { maxGradient, maxHessian } = shards.computeGradients();
     // The same row and feature sample for every class tree of a round.
-    let used = 0;
     if (rowSubsample < 1) {
-      for (let i = 0; i < n; i++) if (random() < rowSubsample) sampled[used++] = i;
-    } else {
-      used = n;
+      const sampled = shards.buffers.sampled;
+      for (let i = 0; i < n; i++) sampled[i] = random() < rowSubsample ? 1 : 0;
+      shards.sample();
     }
     const allowed = sampleFeatures(features, featureSubsample, random);
     for (let k = 0; k < outputs; k++) {
-      const scales = packGradients(gradients, hessians, outputs, k, n, Math.floor(random() * 4294967296), packed);
-      // Each tree partitions the rows from row order (deterministic, and sequential in memory).
-      if (rowSubsample < 1) order.set(sampled.subarray(0, used));
-      else for (let i = 0; i < n; i++) order[i] = i;
-      const { tree: builder, leaves } = growTree(histograms, pool, binsByColumn, binning, data.categorical, scales, order, scratch, used, allowed, {
-        maxLeaves,
-        maxDepth,
-        minSamplesLeaf,
-        minHessianLeaf,
-        l2,
-        learningRate,
-      });
-      setLeafValues(builder, leaves, gradients, hessians, outputs, k, order, leafOf, used < n, l2, learningRate);
+      const scales = gradientScales(maxGradient[k]!, maxHessian[k]!);
+      const { tree: builder, leaves, used } = growTree(shards, pool, binning, data.categorical, scales, Math.floor(random() * 4294967296), allowed, k, grow);
+      // Leaf values from the exact gradients and hessians of each leaf's rows: quantised sums
+      // choose the splits, and rounding then costs nothing in the values themselves.
+      const sums = shards.leafSums(k, leaves.length, used);
+      for (const leaf of leaves) builder.value[leaf.node] = Math.fround((-sums.gradient[leaf.slot]! / (sums.hessian[leaf.slot]! + l2)) * learningRate);
       const built = builder.build(k);
       const splitBin = Int32Array.from(builder.splitBin);
       trees.push(built);
-      if (rowSubsample < 1) {
-        addTree(built, splitBin, bins, stride, n, raw, outputs, k);
-      } else {
-        // Every row's leaf is known: add its value in row order, with no walk down the tree.
-        const values = Float64Array.from(leaves, (leaf) => built.value[leaf.node]!);
-        for (let i = 0, j = k; i < n; i++, j += outputs) raw[j] = raw[j]! + values[leafOf[i]!]!;
-      }
+      const values = new Float64Array(leaves.length);
+      for (const leaf of leaves) values[leaf.slot] = built.value[leaf.node]!;
+      shards.addLeafValues(k, values, { ...built, splitBin });
       if (validationBins) addTree(built, splitBin, validationBins, stride, validationRows, validationRaw, outputs, k);
     }
     round++;
     // The training loss is only reported: with no one listening, its pass of logarithms over every row is skipped.
-    const trainLoss = options.onRound ? lossOf(objective, raw, y, outputs, n) : Number.NaN;
+    const trainLoss = options.onRound ? shards.loss() : Number.NaN;
     let validationLoss: number | undefined;
     if (validation) {
-      validationLoss = lossOf(objective, validationRaw, validation.y, outputs, validationRows);
+      validationLoss = validationRows ? lossSum(objective, validationRaw, outputs, 0, 1, validation.y, 1, 0, outputs, 0, validationRows) / validationRows : 0;
       if (validationLoss < best - 1e-10) {
         best = validationLoss;
         bestRound = round;
@@ -422,7 +385,7 @@ export function fitGbdt(data: GbdtData, y: ArrayLike<number>, options: GbdtOptio
     if (stoppedEarly) break;
   }
   } finally {
-    histograms.close();
+    shards.close();
   }
   trees.length = bestRound * outputs;
   return { objective, baseScores: baseScores.map(Math.fround), trees, rounds: round, bestRound, stoppedEarly };
@@ -474,61 +437,6 @@ function initialScores(objective: GbdtObjective, y: ArrayLike<number>, outputs: 
   return Array.from(counts, (c) => Math.log(clamp(c / n)));
 }
 
-function computeGradients(objective: GbdtObjective, raw: Float64Array, y: ArrayLike<number>, outputs: number, g: Float64Array, h: Float64Array): void {
-  const n = y.length;
-  if (objective === 'regression') {
-    for (let i = 0; i < n; i++) {
-      g[i] = raw[i]! - y[i]!;
-      h[i] = 1;
-    }
-  } else if (objective === 'binary') {
-    for (let i = 0; i < n; i++) {
-      const p = 1 / (1 + Math.exp(-raw[i]!));
-      g[i] = p - y[i]!;
-      h[i] = Math.max(p * (1 - p), 1e-16);
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const o = i * outputs;
-      let max = -Infinity;
-      for (let k = 0; k < outputs; k++) max = Math.max(max, raw[o + k]!);
-      // Each exponential is computed once, parked in g, then turned into the gradient.
-      let sum = 0;
-      for (let k = 0; k < outputs; k++) sum += g[o + k] = Math.exp(raw[o + k]! - max);
-      for (let k = 0; k < outputs; k++) {
-        const p = g[o + k]! / sum;
-        g[o + k] = p - (y[i] === k ? 1 : 0);
-        h[o + k] = Math.max(p * (1 - p), 1e-16);
-      }
-    }
-  }
-}
-
-function lossOf(objective: GbdtObjective, raw: Float64Array, y: ArrayLike<number>, outputs: number, n: number): number {
-  let loss = 0;
-  if (objective === 'regression') {
-    for (let i = 0; i < n; i++) loss += (raw[i]! - y[i]!) ** 2;
-    return n ? loss / n : 0;
-  }
-  if (objective === 'binary') {
-    for (let i = 0; i < n; i++) {
-      const s = raw[i]!;
-      // log(1 + e^s) - y s, computed without overflow.
-      loss += (s > 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s))) - y[i]! * s;
-    }
-    return n ? loss / n : 0;
-  }
-  for (let i = 0; i < n; i++) {
-    const o = i * outputs;
-    let max = -Infinity;
-    for (let k = 0; k < outputs; k++) max = Math.max(max, raw[o + k]!);
-    let sum = 0;
-    for (let k = 0; k < outputs; k++) sum += Math.exp(raw[o + k]! - max);
-    loss += max + Math.log(sum) - raw[o + y[i]!]!;
-  }
-  return n ? loss / n : 0;
-}
-
 /** Zeroed histogram buffers, reused from tree to tree instead of allocating ~170 kB per split. */
 class HistogramPool {
   readonly #free: Float64Array[] = [];
@@ -559,23 +467,24 @@ interface GrowOptions {
   readonly learningRate: number;
 }
 
-/** Leaf-wise growth: always split the leaf with the largest gain, until `maxLeaves`. */
+/**
+ * Leaf-wise growth of the class-`k` tree: always split the leaf with the largest gain, until
+ * `maxLeaves`. Returns the leaves (slots 0..leaves-1) and how many rows the tree saw.
+ */
 function growTree(
-  histograms: Histograms,
+  shards: RowShards,
   pool: HistogramPool,
-  binsByColumn: readonly Uint8Array[],
   binning: Binning,
   categorical: readonly boolean[],
   scales: GradientScales,
-  order: Int32Array,
-  scratch: Int32Array,
-  used: number,
+  seed: number,
   allowed: Int32Array,
+  k: number,
   o: GrowOptions,
-): { tree: TreeBuilder; leaves: readonly Leaf[] } {
+): { tree: TreeBuilder; leaves: readonly Leaf[]; used: number } {
   const tree = new TreeBuilder();
   const rootHistogram = pool.take();
-  histograms.build(0, used, allowed, rootHistogram);
+  const used = shards.startTree(k, scales, seed, allowed, rootHistogram);
   // Every row falls in one slot of any feature: the root's sums, in the histogram's quantised units.
   let G = 0;
   let H = 0;
@@ -583,7 +492,7 @@ function growTree(
     G += rootHistogram[j]!;
     H += rootHistogram[j + 1]!;
   }
-  const leaves: Leaf[] = [{ node: 0, start: 0, end: used, depth: 0, g: G, h: H, count: used, histogram: rootHistogram, split: undefined }];
+  const leaves: Leaf[] = [{ node: 0, slot: 0, depth: 0, g: G, h: H, count: used, histogram: rootHistogram, split: undefined }];
   leaves[0]!.split = bestSplit(leaves[0]!, binning, categorical, allowed, scales, o);
   let count = 1;
   while (count < o.maxLeaves) {
@@ -598,21 +507,18 @@ function growTree(
     const isCategorical = categorical[s.feature]!;
     const threshold = isCategorical ? s.bin : binning.edges[s.feature]![s.bin]!;
     const [leftNode, rightNode] = tree.addChildren(leaf.node, s.feature, s.bin, threshold, isCategorical, s.missingLeft);
-    const mid = partition(binsByColumn[s.feature]!, order, scratch, leaf.start, leaf.end, s.bin, isCategorical, s.missingLeft);
-    const leftCount = mid - leaf.start;
-    const rightCount = leaf.end - mid;
+    const leftCount = s.leftCount;
+    const rightCount = leaf.count - leftCount;
     // Histogram subtraction: build the smaller child, derive the larger from its parent.
     const smallerIsLeft = leftCount <= rightCount;
     const small = pool.take();
-    if (smallerIsLeft) histograms.build(leaf.start, mid, allowed, small);
-    else histograms.build(mid, leaf.end, allowed, small);
+    shards.split(leaf.slot, count, leaf.count, { feature: s.feature, bin: s.bin, categorical: isCategorical, missingLeft: s.missingLeft }, smallerIsLeft, allowed, small);
     const large = leaf.histogram;
     for (let j = 0; j < large.length; j++) large[j] = large[j]! - small[j]!;
     const depth = leaf.depth + 1;
     const left: Leaf = {
       node: leftNode,
-      start: leaf.start,
-      end: mid,
+      slot: leaf.slot,
       depth,
       g: s.leftG,
       h: s.leftH,
@@ -622,8 +528,7 @@ function growTree(
     };
     const right: Leaf = {
       node: rightNode,
-      start: mid,
-      end: leaf.end,
+      slot: count,
       depth,
       g: leaf.g - s.leftG,
       h: leaf.h - s.leftH,
@@ -639,75 +544,7 @@ function growTree(
     }
   }
   for (const leaf of leaves) pool.give(leaf.histogram);
-  return { tree, leaves };
-}
-
-/**
- * Leaf values from the exact gradients and hessians of each leaf's rows: quantised sums choose the
- * splits, and rounding then costs nothing in the values themselves.
- */
-function setLeafValues(
-  tree: TreeBuilder,
-  leaves: readonly Leaf[],
-  gradients: Float64Array,
-  hessians: Float64Array,
-  outputs: number,
-  k: number,
-  order: Int32Array,
-  leafOf: Int32Array,
-  subsampled: boolean,
-  l2: number,
-  learningRate: number,
-): void {
-  // A leaf's rows are spread over the whole table: summing leaf by leaf would stream every row's
-  // gradient once per leaf. Mark each row's leaf, then sum all leaves in one pass in row order.
-  if (subsampled) leafOf.fill(-1);
-  for (let l = 0; l < leaves.length; l++) {
-    const leaf = leaves[l]!;
-    for (let i = leaf.start; i < leaf.end; i++) leafOf[order[i]!] = l;
-  }
-  const g = new Float64Array(leaves.length);
-  const h = new Float64Array(leaves.length);
-  const n = leafOf.length;
-  for (let i = 0, j = k; i < n; i++, j += outputs) {
-    const l = leafOf[i]!;
-    if (l < 0) continue;
-    g[l] = g[l]! + gradients[j]!;
-    h[l] = h[l]! + hessians[j]!;
-  }
-  leaves.forEach((leaf, l) => {
-    tree.value[leaf.node] = Math.fround((-g[l]! / (h[l]! + l2)) * learningRate);
-  });
-}
-
-/** Stable partition of order[start..end): rows going left first, each side in row order. Returns the boundary. */
-function partition(
-  column: Uint8Array,
-  order: Int32Array,
-  scratch: Int32Array,
-  start: number,
-  end: number,
-  bin: number,
-  categorical: boolean,
-  missingLeft: boolean,
-): number {
-  // Which bins go left, as 0/1: the loop then has no data-dependent branch to mispredict.
-  const left = new Uint8Array(256);
-  for (let b = 0; b < MISSING_BIN; b++) left[b] = (categorical ? b === bin : b <= bin) ? 1 : 0;
-  left[MISSING_BIN] = missingLeft ? 1 : 0;
-  let l = start;
-  let r = 0;
-  // Writing order[l] never overtakes reading order[i] (l <= i); every row is written to both sides.
-  for (let i = start; i < end; i++) {
-    const row = order[i]!;
-    const goesLeft = left[column[row]!]!;
-    order[l] = row;
-    scratch[r] = row;
-    l += goesLeft;
-    r += 1 - goesLeft;
-  }
-  order.set(scratch.subarray(0, r), l);
-  return l;
+  return { tree, leaves, used };
 }
 
 /** The best split of a leaf, from its histogram in quantised units (`scales` convert them back). */

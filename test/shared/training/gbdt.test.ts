@@ -126,7 +126,7 @@ describe('fitGbdt and its ONNX export', () => {
     for (let r = 1; r < losses.length; r++) expect(losses[r]!).toBeLessThan(losses[r - 1]!);
   });
 
-  it('builds the same model with a histogram helper thread as without one', () => {
+  it('builds the same model with a helper thread as without one', () => {
     const train = table(40_000, 13, 'binary');
     const options = { objective: 'binary' as const, rounds: 3, seed: 2 };
     const one = exportPipeline(specOf(fitGbdt(train.data, train.y, { ...options, threads: 1 }), ['no', 'yes']));

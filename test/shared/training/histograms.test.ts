@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildHistogram, CHUNK_ROWS, GRADIENT_LEVELS, Histograms, packGradients } from '../../../shared/training/histograms';
+import { buildHistogram, CHUNK_ROWS, GRADIENT_LEVELS, gradientScales, packGradients } from '../../../shared/training/histograms';
 import { mulberry32 } from '../../../shared/training/split';
 
 /** Rows of `features` bins padded to whole 32-bit words, with their gradients packed as training packs them. */
@@ -8,13 +8,11 @@ function shared(rows: number, features: number) {
   const wordsPerRow = (features + 3) >> 2;
   const bins = new Uint8Array(new SharedArrayBuffer(rows * wordsPerRow * 4));
   for (let r = 0; r < rows; r++) for (let f = 0; f < features; f++) bins[r * wordsPerRow * 4 + f] = Math.floor(random() * 256);
-  const gradients = Float64Array.from({ length: rows }, () => random() - 0.5);
-  const hessians = Float64Array.from({ length: rows }, () => random() * 0.25);
+  const values = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 0 ? random() - 0.5 : random() * 0.25));
   const packed = new Float64Array(new SharedArrayBuffer(rows * 8));
-  packGradients(gradients, hessians, 1, 0, rows, 9, packed);
-  const order = new Int32Array(new SharedArrayBuffer(rows * 4)).map((_, i) => i);
+  packGradients(values, 2, 0, 1, 0, rows, gradientScales(0.5, 0.25), 9, packed);
   const words = new Uint32Array(bins.buffer);
-  return { bins, words, wordsPerRow, packed, order };
+  return { bins, words, wordsPerRow, packed };
 }
 
 /** A row's quantised [gradient, hessian], read back from its packed value. */
@@ -24,13 +22,12 @@ function unpack(p: number): [number, number] {
 }
 
 /** The histogram summed one row and one byte at a time, the definition the word-wise pass must meet. */
-function reference(bins: Uint8Array, wordsPerRow: number, features: number, packed: Float64Array, order: Int32Array, start: number, end: number, allowed: Int32Array): Float64Array {
+function reference(bins: Uint8Array, wordsPerRow: number, features: number, packed: Float64Array, start: number, end: number, allowed: Int32Array): Float64Array {
   const out = new Float64Array(features * 768);
-  for (let i = start; i < end; i++) {
-    const row = order[i]!;
-    const [g, h] = unpack(packed[row]!);
+  for (let p = start; p < end; p++) {
+    const [g, h] = unpack(packed[p]!);
     for (const f of allowed) {
-      const j = f * 768 + bins[row * wordsPerRow * 4 + f]! * 3;
+      const j = f * 768 + bins[p * wordsPerRow * 4 + f]! * 3;
       out[j] = out[j]! + g;
       out[j + 1] = out[j + 1]! + h;
       out[j + 2] = out[j + 2]! + 1;
@@ -48,7 +45,9 @@ describe('packGradients', () => {
     const gradients = Float64Array.from({ length: rows }, () => random() * 2 - 1.2);
     const hessians = Float64Array.from({ length: rows }, () => random() * 0.25);
     const packed = new Float64Array(rows);
-    const scales = packGradients(gradients, hessians, 1, 0, rows, 5, packed);
+    const values = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 0 ? gradients[j >> 1]! : hessians[j >> 1]!));
+    const scales = gradientScales(1.2, 0.25);
+    packGradients(values, 2, 0, 1, 0, rows, scales, 5, packed);
     let g = 0;
     let h = 0;
     let exactG = 0;
@@ -70,36 +69,42 @@ describe('packGradients', () => {
     expect(Math.abs(h * scales.hessian - exactH)).toBeLessThan(3 * Math.sqrt(rows) * scales.hessian);
   });
 
-  it('is deterministic for a seed, keeps a constant hessian exact, and reads one class of interleaved outputs', () => {
+  it('is deterministic for a seed, keeps a constant hessian exact, and reads one class of interleaved state', () => {
     const rows = 1_000;
     const random = mulberry32(2);
-    // Two outputs per row, interleaved; class 1 is the one packed.
-    const gradients = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 1 ? random() - 0.5 : 100));
-    const hessians = new Float64Array(rows * 2).fill(1);
-    const pack = (seed: number) => {
+    // Rows of [class-0 gradient, class-1 gradient, class-1 hessian]; class 1 is the one packed.
+    const values = Float64Array.from({ length: rows * 3 }, (_, j) => (j % 3 === 0 ? 100 : j % 3 === 1 ? random() - 0.5 : 1));
+    const scales = gradientScales(0.5, 1);
+    const pack = (seed: number, start = 0) => {
       const packed = new Float64Array(rows);
-      return { scales: packGradients(gradients, hessians, 2, 1, rows, seed, packed), packed };
+      packGradients(values, 3, 1, 2, start, rows, scales, seed, packed);
+      return packed;
     };
     const first = pack(3);
-    expect(same(first.packed, pack(3).packed)).toBe(true);
-    expect(same(first.packed, pack(4).packed)).toBe(false);
-    expect(first.scales.hessian).toBe(1 / GRADIENT_LEVELS);
-    expect(first.scales.gradient).toBeLessThan(0.5 / GRADIENT_LEVELS + 1e-12);
-    for (let i = 0; i < rows; i++) expect(unpack(first.packed[i]!)[1]).toBe(GRADIENT_LEVELS);
+    expect(same(first, pack(3))).toBe(true);
+    expect(same(first, pack(4))).toBe(false);
+    expect(scales.hessian).toBe(1 / GRADIENT_LEVELS);
+    for (let i = 0; i < rows; i++) expect(unpack(first[i]!)[1]).toBe(GRADIENT_LEVELS);
+    // Positions before `start` are left alone.
+    expect(pack(3, 10).subarray(0, 10).every((v) => v === 0)).toBe(true);
+  });
+
+  it('maps the largest |gradient| and hessian to the top level, and an all-zero column to a unit scale', () => {
+    expect(gradientScales(2, 0.5)).toEqual({ gradient: 2 / GRADIENT_LEVELS, hessian: 0.5 / GRADIENT_LEVELS });
+    expect(gradientScales(0, 0)).toEqual({ gradient: 1, hessian: 1 });
   });
 });
 
 describe('buildHistogram', () => {
   it.each([1, 4, 5, 7, 28])('sums %i feature(s) four bins per word exactly as row by row, byte by byte', (features) => {
     const rows = 3_000;
-    const { bins, words, wordsPerRow, packed, order } = shared(rows, features);
-    // A scattered, ascending subset of rows, as a child leaf has.
-    const picked = Int32Array.from(order.filter((row) => row % 3 !== 1));
+    const { bins, words, wordsPerRow, packed } = shared(rows, features);
     const tally = new Float64Array(features * 256);
     for (const allowed of [Int32Array.from({ length: features }, (_, f) => f), Int32Array.from([features - 1])]) {
+      // An odd start and an odd length: a row left over from the pairs at both ends.
       const out = new Float64Array(features * 768);
-      buildHistogram(words, wordsPerRow, features, packed, picked, 5, picked.length, allowed, tally, out);
-      expect(same(out, reference(bins, wordsPerRow, features, packed, picked, 5, picked.length, allowed))).toBe(true);
+      buildHistogram(words, wordsPerRow, features, packed, 5, rows - 2, allowed, tally, out);
+      expect(same(out, reference(bins, wordsPerRow, features, packed, 5, rows - 2, allowed))).toBe(true);
       expect(tally.every((v) => v === 0)).toBe(true);
     }
   });
@@ -110,59 +115,14 @@ describe('buildHistogram', () => {
     const bins = new Uint8Array(rows * 4);
     for (let r = 0; r < rows; r++) bins[r * 4 + 1] = r % 2;
     // Every row at the largest gradient level (negative in odd rows) and the largest hessian level.
-    const gradients = Float64Array.from({ length: rows }, (_, r) => (r % 2 === 0 && r < CHUNK_ROWS ? 1 : -1));
-    const hessians = new Float64Array(rows).fill(0.25);
+    const values = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 1 ? 0.25 : (j >> 1) % 2 === 0 && j >> 1 < CHUNK_ROWS ? 1 : -1));
     const packed = new Float64Array(rows);
-    packGradients(gradients, hessians, 1, 0, rows, 1, packed);
-    const order = Int32Array.from({ length: rows }, (_, i) => i);
+    packGradients(values, 2, 0, 1, 0, rows, gradientScales(1, 0.25), 1, packed);
     const out = new Float64Array(features * 768);
-    buildHistogram(new Uint32Array(bins.buffer), 1, features, packed, order, 0, rows, Int32Array.from([0, 1, 2, 3]), new Float64Array(features * 256), out);
+    buildHistogram(new Uint32Array(bins.buffer), 1, features, packed, 0, rows, Int32Array.from([0, 1, 2, 3]), new Float64Array(features * 256), out);
     const positive = CHUNK_ROWS / 2;
     expect([out[0], out[1], out[2]]).toEqual([GRADIENT_LEVELS * (positive - (rows - positive)), GRADIENT_LEVELS * rows, rows]);
     const odd = (rows - 1) / 2;
     expect([out[768 + 3], out[768 + 4], out[768 + 5]]).toEqual([-GRADIENT_LEVELS * odd, GRADIENT_LEVELS * odd, odd]);
-  });
-
-  it('refuses bins that are not whole 4-byte rows', () => {
-    const packed = new Float64Array(new SharedArrayBuffer(8));
-    const order = new Int32Array(new SharedArrayBuffer(4));
-    expect(() => new Histograms(new Uint8Array(new SharedArrayBuffer(6)), 1, 4, packed, order, 1)).toThrow(/32-bit words/);
-    expect(() => new Histograms(new Uint8Array(new SharedArrayBuffer(8)), 1, 5, packed, order, 1)).toThrow(/5 features/);
-  });
-});
-
-describe('Histograms', () => {
-  const rows = 50_000;
-  const features = 6;
-  const { bins, wordsPerRow, packed, order } = shared(rows, features);
-  const all = Int32Array.from({ length: features }, (_, f) => f);
-
-  it.each([1, 2])('sums every row of a large range with %i thread(s), as one pass would', (threads) => {
-    const histograms = new Histograms(bins, wordsPerRow, features, packed, order, threads);
-    try {
-      const out = new Float64Array(features * 768);
-      histograms.build(10, rows, all, out);
-      expect(same(out, reference(bins, wordsPerRow, features, packed, order, 10, rows, all))).toBe(true);
-    } finally {
-      histograms.close();
-    }
-  });
-
-  it('gives the same bits with and without the helper thread, for a subset of features too', () => {
-    const some = Int32Array.from([1, 3]);
-    const results = [1, 2].flatMap((threads) => {
-      const histograms = new Histograms(bins, wordsPerRow, features, packed, order, threads);
-      try {
-        return [all, some].map((allowed) => {
-          const out = new Float64Array(features * 768);
-          histograms.build(0, rows - 7, allowed, out);
-          return out;
-        });
-      } finally {
-        histograms.close();
-      }
-    });
-    expect(same(results[0]!, results[2]!)).toBe(true);
-    expect(same(results[1]!, results[3]!)).toBe(true);
   });
 });

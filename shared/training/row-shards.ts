@@ -1,0 +1,695 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { GbdtObjective } from './gbdt';
+import { buildHistogram, packGradients, SLOTS, type GradientScales } from './histograms';
+
+/**
+ * The training rows of gradient-boosted trees, in two shards that two threads work on side by
+ * side. Row r starts in shard ⌊r × SHARDS / rows⌋ and never leaves it: every per-row step of a
+ * round (gradients, quantising, partitioning a leaf, its histogram, leaf sums, score updates) runs
+ * on each shard alone, and the main thread only merges what the shards return. The shard count is
+ * fixed, whatever the thread count, and histogram sums are exact integers, so one thread or two
+ * train the same bytes.
+ *
+ * Within a shard the rows are kept ordered by leaf: splitting a leaf moves its rows (bins, quantised
+ * gradient, target, raw scores, gradients) into two runs, so every pass over a leaf is sequential.
+ * Reading a deep leaf's rows scattered over the table cost four times as much per row as reading
+ * them in a run, and gathering gradients by row id cost as much as the histograms.
+ */
+export const SHARDS = 2;
+
+/** Below this many rows a task runs on one thread: waking the helper costs more than it saves. */
+const PARALLEL_FROM_ROWS = 4_096;
+/** A helper that has not answered for this long is taken as dead. */
+const HELPER_TIMEOUT_MS = 120_000;
+
+/** Everything both threads read and write; each typed array lives on a SharedArrayBuffer. */
+export interface ShardBuffers {
+  readonly rows: number;
+  readonly features: number;
+  readonly wordsPerRow: number;
+  readonly outputs: number;
+  readonly objective: GbdtObjective;
+  readonly maxLeaves: number;
+  /** Binned rows by position: feature f of the row at position p is byte p × wordsPerRow × 4 + f. */
+  readonly words: Uint32Array;
+  /** The quantised gradient, hessian and count of the row at each position, for the tree being grown. */
+  readonly packed: Float64Array;
+  /**
+   * The rest of the row at each position, {@link stateStride} float64s: its target, then per class
+   * its raw score, gradient and hessian (see {@link STATE_Y}, {@link rawAt}, {@link gradientAt}, {@link hessianAt}).
+   */
+  readonly state: Float64Array;
+  /** 1 at the positions in this round's row sample (row subsampling only). */
+  readonly sampled: Uint8Array;
+  /** Per shard, the histogram it built last (features × SLOTS × [gradient, hessian, count]). */
+  readonly histograms: Float64Array;
+  /** Task words (see the constants below) and integer results. */
+  readonly control: Int32Array;
+  /** Scales of the tree being grown: [gradient, hessian]. */
+  readonly scales: Float64Array;
+  /** Per shard and class, the largest |gradient| and hessian: [shard][class][2]. */
+  readonly maxima: Float64Array;
+  /** Per shard, its share of the training loss (a sum over its rows). */
+  readonly losses: Float64Array;
+  /** Per leaf slot and shard, the positions [start, end) of its rows: [slot][shard][2]. */
+  readonly leaves: Int32Array;
+  /** Per shard and leaf slot, the exact gradient and hessian sums: [shard][slot][2]. */
+  readonly leafSums: Float64Array;
+  /** Per leaf slot, the value the tree adds (float32, as in the graph). */
+  readonly leafValues: Float64Array;
+  /** The tree just grown, to route rows outside the sample: [field][node], fields in TREE_* order. */
+  readonly tree: Int32Array;
+  readonly nodeValues: Float64Array;
+  /** The features a tree may split on (the first control[ALLOWED_COUNT]). */
+  readonly allowed: Int32Array;
+}
+
+// control words
+const TASK = 0;
+const DONE = 1;
+const STOP = 2;
+const KIND = 3;
+const ALLOWED_COUNT = 4;
+/** Integer parameters of a task. */
+const PARAM = 5;
+/** Per shard, where its sampled rows end (positions shardStart..end are in the tree). */
+const SAMPLED_END = 12;
+/** Per shard, the boundary a split left. */
+const MID = 12 + SHARDS;
+const CONTROL_WORDS = 12 + 2 * SHARDS;
+
+const enum Task {
+  Gradients = 1,
+  Sample,
+  Pack,
+  Histogram,
+  Split,
+  LeafSums,
+  AddValues,
+  Loss,
+}
+
+// fields of the routing tree
+const TREE_FEATURE = 0;
+const TREE_BIN = 1;
+const TREE_CATEGORICAL = 2;
+const TREE_LEFT = 3;
+const TREE_RIGHT = 4;
+const TREE_MISSING_LEFT = 5;
+const TREE_FIELDS = 6;
+const MISSING_BIN = 255;
+
+export const shardStart = (rows: number, shard: number): number => Math.floor((rows * shard) / SHARDS);
+
+/** Where a row's target, and class k's raw score, gradient and hessian, sit in its state. */
+export const STATE_Y = 0;
+export const rawAt = (k: number): number => 1 + 3 * k;
+export const gradientAt = (k: number): number => 2 + 3 * k;
+export const hessianAt = (k: number): number => 3 + 3 * k;
+export const stateStride = (outputs: number): number => 1 + 3 * outputs;
+
+/** The split of a leaf, as the shards apply it. */
+export interface ShardSplit {
+  readonly feature: number;
+  readonly bin: number;
+  readonly categorical: boolean;
+  readonly missingLeft: boolean;
+}
+
+/** The routing of a grown tree over binned rows (for the rows outside a row sample). */
+export interface BinnedTree {
+  readonly feature: ArrayLike<number>;
+  readonly splitBin: ArrayLike<number>;
+  readonly categorical: ArrayLike<number>;
+  readonly left: ArrayLike<number>;
+  readonly right: ArrayLike<number>;
+  readonly missingLeft: ArrayLike<number>;
+  readonly value: ArrayLike<number>;
+}
+
+export interface RowShardsInit {
+  readonly rows: number;
+  readonly features: number;
+  readonly wordsPerRow: number;
+  readonly outputs: number;
+  readonly objective: GbdtObjective;
+  readonly maxLeaves: number;
+  /** Row-major bins, by row, on a SharedArrayBuffer: becomes the shards' `words`, and is reordered. */
+  readonly bins: Uint8Array;
+  readonly y: ArrayLike<number>;
+  readonly baseScores: readonly number[];
+}
+
+/** Allocates the shared buffers; the bins are taken over, not copied. */
+export function shardBuffers(init: RowShardsInit): ShardBuffers {
+  const { rows, features, outputs, maxLeaves } = init;
+  const shared = <T>(Type: new (buffer: SharedArrayBuffer) => T, bytesPerElement: number, length: number): T =>
+    new Type(new SharedArrayBuffer(Math.max(1, length) * bytesPerElement));
+  if (!(init.bins.buffer instanceof SharedArrayBuffer) || init.bins.byteOffset % 4 !== 0 || init.bins.length < rows * init.wordsPerRow * 4) {
+    throw new Error(`The bins must be ${rows} rows of ${init.wordsPerRow} 32-bit words on a SharedArrayBuffer, 4-byte aligned`);
+  }
+  const stride = stateStride(outputs);
+  const state = shared(Float64Array, 8, rows * stride);
+  for (let i = 0, o = 0; i < rows; i++, o += stride) {
+    state[o + STATE_Y] = init.y[i]!;
+    for (let k = 0; k < outputs; k++) state[o + rawAt(k)] = init.baseScores[k]!;
+  }
+  const maxNodes = 2 * maxLeaves;
+  const control = shared(Int32Array, 4, CONTROL_WORDS);
+  for (let s = 0; s < SHARDS; s++) control[SAMPLED_END + s] = shardStart(rows, s + 1);
+  return {
+    rows,
+    features,
+    wordsPerRow: init.wordsPerRow,
+    outputs,
+    objective: init.objective,
+    maxLeaves,
+    words: new Uint32Array(init.bins.buffer, init.bins.byteOffset, rows * init.wordsPerRow),
+    packed: shared(Float64Array, 8, rows),
+    state,
+    sampled: shared(Uint8Array, 1, rows),
+    histograms: shared(Float64Array, 8, SHARDS * features * SLOTS * 3),
+    control,
+    scales: shared(Float64Array, 8, 2),
+    maxima: shared(Float64Array, 8, SHARDS * outputs * 2),
+    losses: shared(Float64Array, 8, SHARDS),
+    leaves: shared(Int32Array, 4, maxLeaves * SHARDS * 2),
+    leafSums: shared(Float64Array, 8, SHARDS * maxLeaves * 2),
+    leafValues: shared(Float64Array, 8, maxLeaves),
+    tree: shared(Int32Array, 4, TREE_FIELDS * maxNodes),
+    nodeValues: shared(Float64Array, 8, maxNodes),
+    allowed: shared(Int32Array, 4, features),
+  };
+}
+
+/**
+ * The shards and the helper thread that works on the second one. Each method runs one task on
+ * every shard (the second on the helper when the task is big enough) and returns when both are done.
+ */
+export class RowShards {
+  readonly buffers: ShardBuffers;
+  readonly #tally: Float64Array;
+  #helper: Worker | undefined;
+  #task = 0;
+
+  constructor(init: RowShardsInit, threads: number) {
+    this.buffers = shardBuffers(init);
+    this.#tally = new Float64Array(init.features * SLOTS);
+    const script = threads > 1 && init.rows >= 2 * PARALLEL_FROM_ROWS ? helperScript() : undefined;
+    if (script) {
+      this.#helper = new Worker(script, { workerData: this.buffers });
+      this.#helper.unref();
+    }
+  }
+
+  /** Threads at work: 2 with a helper, else 1. */
+  get threads(): number {
+    return this.#helper ? 2 : 1;
+  }
+
+  /** Gradients and hessians of every row from its raw scores; returns each class's largest |gradient| and hessian. */
+  computeGradients(): { maxGradient: Float64Array; maxHessian: Float64Array } {
+    this.#run(Task.Gradients, this.buffers.rows);
+    const { outputs, maxima } = this.buffers;
+    const maxGradient = new Float64Array(outputs);
+    const maxHessian = new Float64Array(outputs);
+    for (let s = 0; s < SHARDS; s++) {
+      for (let k = 0; k < outputs; k++) {
+        maxGradient[k] = Math.max(maxGradient[k]!, maxima[(s * outputs + k) * 2]!);
+        maxHessian[k] = Math.max(maxHessian[k]!, maxima[(s * outputs + k) * 2 + 1]!);
+      }
+    }
+    return { maxGradient, maxHessian };
+  }
+
+  /** Moves the rows at the positions marked in `buffers.sampled` to the front of each shard; returns how many there are. */
+  sample(): number {
+    this.#run(Task.Sample, this.buffers.rows);
+    return this.#sampledRows();
+  }
+
+  /** Takes every row into the trees from now on (no row sample). */
+  takeAllRows(): void {
+    for (let s = 0; s < SHARDS; s++) this.buffers.control[SAMPLED_END + s] = shardStart(this.buffers.rows, s + 1);
+  }
+
+  /**
+   * Starts a tree for class `k`: quantises the sampled rows' gradients with `scales`, makes leaf
+   * slot 0 the root and fills `out` (zeroed by the caller) with its histogram over `allowed`.
+   */
+  startTree(k: number, scales: GradientScales, seed: number, allowed: Int32Array, out: Float64Array): number {
+    const { control, leaves } = this.buffers;
+    this.buffers.scales[0] = scales.gradient;
+    this.buffers.scales[1] = scales.hessian;
+    this.buffers.allowed.set(allowed);
+    control[ALLOWED_COUNT] = allowed.length;
+    control[PARAM] = k;
+    control[PARAM + 1] = seed | 0;
+    const used = this.#sampledRows();
+    this.#run(Task.Pack, used);
+    for (let s = 0; s < SHARDS; s++) {
+      leaves[s * 2] = shardStart(this.buffers.rows, s);
+      leaves[s * 2 + 1] = control[SAMPLED_END + s]!;
+    }
+    control[PARAM] = 0;
+    this.#run(Task.Histogram, used);
+    this.#mergeHistograms(allowed, out);
+    return used;
+  }
+
+  /**
+   * Splits the rows of leaf `slot`: those going left stay in `slot`, the others move to slot
+   * `rightSlot`; `out` (zeroed) receives the histogram of the side named by `buildLeft`.
+   */
+  split(slot: number, rightSlot: number, rows: number, split: ShardSplit, buildLeft: boolean, allowed: Int32Array, out: Float64Array): void {
+    const { control, leaves } = this.buffers;
+    control[PARAM] = slot;
+    control[PARAM + 1] = split.feature;
+    control[PARAM + 2] = split.bin;
+    control[PARAM + 3] = split.categorical ? 1 : 0;
+    control[PARAM + 4] = split.missingLeft ? 1 : 0;
+    control[PARAM + 5] = buildLeft ? 1 : 0;
+    this.#run(Task.Split, rows);
+    for (let s = 0; s < SHARDS; s++) {
+      const at = (slot * SHARDS + s) * 2;
+      const to = (rightSlot * SHARDS + s) * 2;
+      const mid = control[MID + s]!;
+      leaves[to] = mid;
+      leaves[to + 1] = leaves[at + 1]!;
+      leaves[at + 1] = mid;
+    }
+    this.#mergeHistograms(allowed, out);
+  }
+
+  /** The exact gradient and hessian sums of class `k` over the rows of leaf slots 0..slots-1. */
+  leafSums(k: number, slots: number, rows: number): { gradient: Float64Array; hessian: Float64Array } {
+    const { control, leafSums, maxLeaves } = this.buffers;
+    control[PARAM] = k;
+    control[PARAM + 1] = slots;
+    this.#run(Task.LeafSums, rows);
+    const gradient = new Float64Array(slots);
+    const hessian = new Float64Array(slots);
+    // Shard by shard, in shard order: the float sums then do not depend on the thread count.
+    for (let s = 0; s < SHARDS; s++) {
+      for (let l = 0; l < slots; l++) {
+        gradient[l] = gradient[l]! + leafSums[(s * maxLeaves + l) * 2]!;
+        hessian[l] = hessian[l]! + leafSums[(s * maxLeaves + l) * 2 + 1]!;
+      }
+    }
+    return { gradient, hessian };
+  }
+
+  /**
+   * Adds leaf slot l's value `values[l]` to the class-`k` raw score of its rows; rows outside the
+   * row sample are routed down `tree` by their bins.
+   */
+  addLeafValues(k: number, values: ArrayLike<number>, tree: BinnedTree): void {
+    const { control, leafValues, nodeValues } = this.buffers;
+    for (let l = 0; l < values.length; l++) leafValues[l] = values[l]!;
+    control[PARAM] = k;
+    control[PARAM + 1] = values.length;
+    const nodes = tree.left.length;
+    const routing = this.buffers.tree;
+    const maxNodes = routing.length / TREE_FIELDS;
+    for (let node = 0; node < nodes; node++) {
+      routing[TREE_FEATURE * maxNodes + node] = tree.feature[node]!;
+      routing[TREE_BIN * maxNodes + node] = tree.splitBin[node]!;
+      routing[TREE_CATEGORICAL * maxNodes + node] = tree.categorical[node]!;
+      routing[TREE_LEFT * maxNodes + node] = tree.left[node]!;
+      routing[TREE_RIGHT * maxNodes + node] = tree.right[node]!;
+      routing[TREE_MISSING_LEFT * maxNodes + node] = tree.missingLeft[node]!;
+      nodeValues[node] = tree.value[node]!;
+    }
+    this.#run(Task.AddValues, this.buffers.rows);
+  }
+
+  /** The mean training loss at the current raw scores. */
+  loss(): number {
+    this.#run(Task.Loss, this.buffers.rows);
+    let sum = 0;
+    for (let s = 0; s < SHARDS; s++) sum += this.buffers.losses[s]!;
+    return this.buffers.rows ? sum / this.buffers.rows : 0;
+  }
+
+  close(): void {
+    if (!this.#helper) return;
+    const control = this.buffers.control;
+    Atomics.store(control, STOP, 1);
+    Atomics.store(control, TASK, ++this.#task);
+    Atomics.notify(control, TASK);
+    void this.#helper.terminate();
+    this.#helper = undefined;
+  }
+
+  #sampledRows(): number {
+    let used = 0;
+    for (let s = 0; s < SHARDS; s++) used += this.buffers.control[SAMPLED_END + s]! - shardStart(this.buffers.rows, s);
+    return used;
+  }
+
+  #mergeHistograms(allowed: Int32Array, out: Float64Array): void {
+    const histograms = this.buffers.histograms;
+    const size = out.length;
+    for (let s = 0; s < SHARDS; s++) {
+      for (let a = 0; a < allowed.length; a++) {
+        for (let j = allowed[a]! * SLOTS * 3, e = j + SLOTS * 3, o = s * size + j; j < e; j++, o++) out[j] = out[j]! + histograms[o]!;
+      }
+    }
+  }
+
+  /** Runs the task set in the control words on every shard: the last one on the helper when `rows` makes it worth it. */
+  #run(kind: Task, rows: number): void {
+    const control = this.buffers.control;
+    control[KIND] = kind;
+    if (!this.#helper || rows < PARALLEL_FROM_ROWS) {
+      for (let s = 0; s < SHARDS; s++) runShardTask(this.buffers, s, this.#tally);
+      return;
+    }
+    const task = ++this.#task;
+    Atomics.store(control, TASK, task);
+    Atomics.notify(control, TASK);
+    for (let s = 0; s < SHARDS - 1; s++) runShardTask(this.buffers, s, this.#tally);
+    const waited = Date.now();
+    for (;;) {
+      // Wait on the value just compared: a DONE stored in between then wakes us at once.
+      const done = Atomics.load(control, DONE);
+      if (done === task) break;
+      Atomics.wait(control, DONE, done, 1000);
+      if (Date.now() - waited > HELPER_TIMEOUT_MS) throw new Error('The training helper thread stopped answering.');
+    }
+  }
+}
+
+/** The helper thread's loop: the last shard's part of every task, until told to stop. */
+export function serveShardTasks(buffers: ShardBuffers): void {
+  const control = buffers.control;
+  const tally = new Float64Array(buffers.features * SLOTS);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(control, TASK, seen);
+    seen = Atomics.load(control, TASK);
+    if (Atomics.load(control, STOP) === 1) return;
+    runShardTask(buffers, SHARDS - 1, tally);
+    Atomics.store(control, DONE, seen);
+    Atomics.notify(control, DONE);
+  }
+}
+
+/** The compiled helper script; under vitest the sources are TypeScript, so use the copy `npm test` builds. */
+function helperScript(): string | undefined {
+  const beside = join(__dirname, 'row-shard-worker.js');
+  if (existsSync(beside)) return beside;
+  const compiled = join(__dirname, '..', '..', 'dist', 'shared', 'training', 'row-shard-worker.js');
+  // Without a built helper, one thread trains the same model.
+  return existsSync(compiled) ? compiled : undefined;
+}
+
+/** One shard's part of the task in the control words. */
+function runShardTask(b: ShardBuffers, shard: number, tally: Float64Array): void {
+  const control = b.control;
+  const start = shardStart(b.rows, shard);
+  const end = shardStart(b.rows, shard + 1);
+  const allowed = b.allowed.subarray(0, control[ALLOWED_COUNT]!);
+  const histogram = (from: number, to: number): void => {
+    const size = b.features * SLOTS * 3;
+    const out = b.histograms.subarray(shard * size, (shard + 1) * size);
+    out.fill(0);
+    buildHistogram(b.words, b.wordsPerRow, b.features, b.packed, from, to, allowed, tally, out);
+  };
+  const leaf = (slot: number): number => (slot * SHARDS + shard) * 2;
+  switch (control[KIND] as Task) {
+    case Task.Gradients:
+      computeGradients(b, start, end, b.maxima.subarray(shard * b.outputs * 2, (shard + 1) * b.outputs * 2));
+      return;
+    case Task.Sample:
+      control[SAMPLED_END + shard] = partitionSample(b, start, end);
+      return;
+    case Task.Pack: {
+      // One random stream per shard, so a row's rounding does not depend on which thread packs it.
+      const seed = (control[PARAM + 1]! + Math.imul(shard, 0x9e3779b9)) >>> 0;
+      const scales = { gradient: b.scales[0]!, hessian: b.scales[1]! };
+      const k = control[PARAM]!;
+      packGradients(b.state, stateStride(b.outputs), gradientAt(k), hessianAt(k), start, control[SAMPLED_END + shard]!, scales, seed, b.packed);
+      return;
+    }
+    case Task.Histogram: {
+      const at = leaf(control[PARAM]!);
+      histogram(b.leaves[at]!, b.leaves[at + 1]!);
+      return;
+    }
+    case Task.Split: {
+      const at = leaf(control[PARAM]!);
+      const from = b.leaves[at]!;
+      const to = b.leaves[at + 1]!;
+      const split = { feature: control[PARAM + 1]!, bin: control[PARAM + 2]!, categorical: control[PARAM + 3] === 1, missingLeft: control[PARAM + 4] === 1 };
+      const mid = partitionLeaf(b, from, to, split);
+      control[MID + shard] = mid;
+      if (control[PARAM + 5] === 1) histogram(from, mid);
+      else histogram(mid, to);
+      return;
+    }
+    case Task.LeafSums: {
+      const k = control[PARAM]!;
+      const slots = control[PARAM + 1]!;
+      for (let l = 0; l < slots; l++) {
+        let g = 0;
+        let h = 0;
+        const at = leaf(l);
+        const stride = stateStride(b.outputs);
+        for (let o = b.leaves[at]! * stride, e = b.leaves[at + 1]! * stride, j = gradientAt(k); o < e; o += stride) {
+          g += b.state[o + j]!;
+          h += b.state[o + j + 1]!;
+        }
+        b.leafSums[(shard * b.maxLeaves + l) * 2] = g;
+        b.leafSums[(shard * b.maxLeaves + l) * 2 + 1] = h;
+      }
+      return;
+    }
+    case Task.AddValues: {
+      const k = control[PARAM]!;
+      const slots = control[PARAM + 1]!;
+      for (let l = 0; l < slots; l++) {
+        const value = b.leafValues[l]!;
+        const at = leaf(l);
+        const stride = stateStride(b.outputs);
+        for (let o = b.leaves[at]! * stride + rawAt(k), e = b.leaves[at + 1]! * stride; o < e; o += stride) b.state[o] = b.state[o]! + value;
+      }
+      routeUnsampled(b, control[SAMPLED_END + shard]!, end, k);
+      return;
+    }
+    case Task.Loss:
+      b.losses[shard] = lossSum(b.objective, b.state, stateStride(b.outputs), rawAt(0), 3, b.state, stateStride(b.outputs), STATE_Y, b.outputs, start, end);
+      return;
+  }
+}
+
+function computeGradients(b: ShardBuffers, start: number, end: number, maxima: Float64Array): void {
+  const { state, outputs } = b;
+  const stride = stateStride(outputs);
+  maxima.fill(0);
+  if (b.objective === 'regression') {
+    let maxG = 0;
+    for (let o = start * stride, e = end * stride; o < e; o += stride) {
+      const d = state[o + 1]! - state[o]!;
+      state[o + 2] = d;
+      state[o + 3] = 1;
+      maxG = Math.max(maxG, Math.abs(d));
+    }
+    maxima[0] = maxG;
+    maxima[1] = end > start ? 1 : 0;
+  } else if (b.objective === 'binary') {
+    let maxG = 0;
+    let maxH = 0;
+    for (let o = start * stride, e = end * stride; o < e; o += stride) {
+      const p = 1 / (1 + Math.exp(-state[o + 1]!));
+      const d = p - state[o]!;
+      const hessian = Math.max(p * (1 - p), 1e-16);
+      state[o + 2] = d;
+      state[o + 3] = hessian;
+      maxG = Math.max(maxG, Math.abs(d));
+      maxH = Math.max(maxH, hessian);
+    }
+    maxima[0] = maxG;
+    maxima[1] = maxH;
+  } else {
+    for (let o = start * stride, e = end * stride; o < e; o += stride) {
+      let max = -Infinity;
+      for (let k = 0; k < outputs; k++) max = Math.max(max, state[o + rawAt(k)]!);
+      // Each exponential is computed once, parked in the gradient's place, then turned into the gradient.
+      let sum = 0;
+      for (let k = 0; k < outputs; k++) sum += state[o + gradientAt(k)] = Math.exp(state[o + rawAt(k)]! - max);
+      const label = state[o]!;
+      for (let k = 0; k < outputs; k++) {
+        const p = state[o + gradientAt(k)]! / sum;
+        const d = p - (label === k ? 1 : 0);
+        const hessian = Math.max(p * (1 - p), 1e-16);
+        state[o + gradientAt(k)] = d;
+        state[o + hessianAt(k)] = hessian;
+        maxima[k * 2] = Math.max(maxima[k * 2]!, Math.abs(d));
+        maxima[k * 2 + 1] = Math.max(maxima[k * 2 + 1]!, hessian);
+      }
+    }
+  }
+}
+
+/**
+ * The training loss summed over rows start..end-1 (squared error, log loss or softmax
+ * cross-entropy). Row i's class-k raw score is `raw[i × rawStride + rawFirst + k × rawStep]` and
+ * its target `y[i × yStride + yAt]`: the shards' interleaved state and plain arrays alike.
+ */
+export function lossSum(
+  objective: GbdtObjective,
+  raw: Float64Array,
+  rawStride: number,
+  rawFirst: number,
+  rawStep: number,
+  y: ArrayLike<number>,
+  yStride: number,
+  yAt: number,
+  outputs: number,
+  start: number,
+  end: number,
+): number {
+  let loss = 0;
+  if (objective === 'regression') {
+    for (let i = start; i < end; i++) loss += (raw[i * rawStride + rawFirst]! - y[i * yStride + yAt]!) ** 2;
+  } else if (objective === 'binary') {
+    for (let i = start; i < end; i++) {
+      const s = raw[i * rawStride + rawFirst]!;
+      // log(1 + e^s) - y s, computed without overflow.
+      loss += (s > 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s))) - y[i * yStride + yAt]! * s;
+    }
+  } else {
+    for (let i = start; i < end; i++) {
+      const o = i * rawStride + rawFirst;
+      let max = -Infinity;
+      for (let k = 0; k < outputs; k++) max = Math.max(max, raw[o + k * rawStep]!);
+      let sum = 0;
+      for (let k = 0; k < outputs; k++) sum += Math.exp(raw[o + k * rawStep]! - max);
+      loss += max + Math.log(sum) - raw[o + y[i * yStride + yAt]! * rawStep]!;
+    }
+  }
+  return loss;
+}
+
+/** Swaps the rows at positions p and q: bins, quantised gradient and state. */
+function swapRows(b: ShardBuffers, p: number, q: number): void {
+  const { words, wordsPerRow: w, state } = b;
+  for (let x = p * w, z = q * w, e = x + w; x < e; x++, z++) {
+    const t = words[x]!;
+    words[x] = words[z]!;
+    words[z] = t;
+  }
+  const packed = b.packed[p]!;
+  b.packed[p] = b.packed[q]!;
+  b.packed[q] = packed;
+  const stride = stateStride(b.outputs);
+  for (let x = p * stride, z = q * stride, e = x + stride; x < e; x++, z++) {
+    const t = state[x]!;
+    state[x] = state[z]!;
+    state[z] = t;
+  }
+}
+
+const BLOCK = 64;
+const misplacedLeft = new Int32Array(BLOCK);
+const misplacedRight = new Int32Array(BLOCK);
+
+/**
+ * Partitions positions from..to-1 so the rows going left come first; returns the boundary. Block
+ * partitioning (after Edelkamp and Weiß's BlockQuicksort): each block's misplaced rows are found
+ * with branch-free counting, then swapped in pairs, so only misplaced rows move and no branch
+ * depends on the data. Not stable; deterministic, which is what reproducibility needs.
+ */
+function partitionLeaf(b: ShardBuffers, from: number, to: number, split: ShardSplit): number {
+  const goesLeft = new Uint8Array(256);
+  for (let bin = 0; bin < MISSING_BIN; bin++) goesLeft[bin] = (split.categorical ? bin === split.bin : bin <= split.bin) ? 1 : 0;
+  goesLeft[MISSING_BIN] = split.missingLeft ? 1 : 0;
+  const bytes = new Uint8Array(b.words.buffer, b.words.byteOffset, b.words.byteLength);
+  const stride = b.wordsPerRow * 4;
+  const f = split.feature;
+  let lo = from;
+  let hi = to;
+  let leftCount = 0;
+  let leftNext = 0;
+  let rightCount = 0;
+  let rightNext = 0;
+  // [lo, hi) is undecided; every row before lo goes left and every row from hi on goes right.
+  while (hi - lo >= 2 * BLOCK) {
+    if (leftCount === 0) {
+      leftNext = 0;
+      for (let k = 0, at = lo * stride + f; k < BLOCK; k++, at += stride) {
+        misplacedLeft[leftCount] = k;
+        leftCount += 1 - goesLeft[bytes[at]!]!;
+      }
+    }
+    if (rightCount === 0) {
+      rightNext = 0;
+      for (let k = 0, at = (hi - 1) * stride + f; k < BLOCK; k++, at -= stride) {
+        misplacedRight[rightCount] = k;
+        rightCount += goesLeft[bytes[at]!]!;
+      }
+    }
+    const pairs = Math.min(leftCount, rightCount);
+    for (let t = 0; t < pairs; t++) swapRows(b, lo + misplacedLeft[leftNext + t]!, hi - 1 - misplacedRight[rightNext + t]!);
+    leftCount -= pairs;
+    rightCount -= pairs;
+    leftNext += pairs;
+    rightNext += pairs;
+    if (leftCount === 0) lo += BLOCK;
+    if (rightCount === 0) hi -= BLOCK;
+  }
+  // Fewer than two blocks are left: a plain two-pointer pass finishes them.
+  let i = lo;
+  let j = hi - 1;
+  for (;;) {
+    while (i <= j && goesLeft[bytes[i * stride + f]!] === 1) i++;
+    while (i <= j && goesLeft[bytes[j * stride + f]!] === 0) j--;
+    if (i >= j) break;
+    swapRows(b, i, j);
+    i++;
+    j--;
+  }
+  return i;
+}
+
+/** Moves the shard's sampled rows (`sampled[position]` = 1) to its front; returns where they end. Once a round. */
+function partitionSample(b: ShardBuffers, from: number, to: number): number {
+  const sampled = b.sampled;
+  let i = from;
+  let j = to - 1;
+  for (;;) {
+    while (i <= j && sampled[i] === 1) i++;
+    while (i <= j && sampled[j] === 0) j--;
+    if (i >= j) break;
+    swapRows(b, i, j);
+    i++;
+    j--;
+  }
+  return i;
+}
+
+/** Adds the tree's value to the class-`k` raw score of the rows at positions from..to-1, routing each by its bins. */
+function routeUnsampled(b: ShardBuffers, from: number, to: number, k: number): void {
+  if (from >= to) return;
+  const t = b.tree;
+  const n = t.length / TREE_FIELDS;
+  const bytes = new Uint8Array(b.words.buffer, b.words.byteOffset, b.words.byteLength);
+  const stride = b.wordsPerRow * 4;
+  for (let p = from; p < to; p++) {
+    let node = 0;
+    const base = p * stride;
+    while (t[TREE_LEFT * n + node]! >= 0) {
+      const bin = bytes[base + t[TREE_FEATURE * n + node]!]!;
+      let left: boolean;
+      if (bin === MISSING_BIN) left = t[TREE_MISSING_LEFT * n + node] === 1;
+      else if (t[TREE_CATEGORICAL * n + node] === 1) left = bin === t[TREE_BIN * n + node];
+      else left = bin <= t[TREE_BIN * n + node]!;
+      node = left ? t[TREE_LEFT * n + node]! : t[TREE_RIGHT * n + node]!;
+    }
+    const j = p * stateStride(b.outputs) + rawAt(k);
+    b.state[j] = b.state[j]! + b.nodeValues[node]!;
+  }
+}
