@@ -320,35 +320,41 @@ interface ColdStartOptions {
   readonly profileDir?: string | undefined;
 }
 
+async function firstAnswer(child: Child, path: string, body: string): Promise<void> {
+  for (;;) {
+    const reply = await fetch(`${child.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).catch(() => undefined);
+    if (reply?.status === 200) return;
+    if (reply) throw new Error(`${path} answered ${reply.status}: ${await reply.text()}`);
+  }
+}
+
+/** Starts a host, waits for its first answer and stops it gracefully (so that it writes its module cache, or its CPU profile). */
+async function answerAndStop(options: ColdStartOptions, nodeOptions: string[] = []): Promise<void> {
+  const child = await startChild('--host', options.common, nodeOptions, options.appRoot);
+  options.children.push(child);
+  await firstAnswer(child, options.path, options.body);
+  await new Promise<void>((done) => {
+    child.process.once('exit', () => done());
+    child.process.kill('SIGTERM');
+  });
+}
+
 async function coldStarts(options: ColdStartOptions) {
   const { common, path, body, children, log, runs = COLD_RUNS, appRoot = root, profileDir } = options;
   const cold: number[] = [];
   const hostReady: number[] = [];
-  const firstAnswer = async (child: Child): Promise<void> => {
-    for (;;) {
-      const reply = await fetch(`${child.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).catch(() => undefined);
-      if (reply?.status === 200) return;
-      if (reply) throw new Error(`${path} answered ${reply.status}: ${await reply.text()}`);
-    }
-  };
   for (let run = 0; run < runs; run++) {
     const spawnedAt = performance.now();
     const child = await startChild('--host', common, [], appRoot);
     children.push(child);
     hostReady.push(child.startMs);
-    await firstAnswer(child);
+    await firstAnswer(child, path, body);
     cold.push(performance.now() - spawnedAt);
     await child.stop();
-    log(`cold start${appRoot === root ? '' : ` (${appRoot})`}: ${ms(cold.at(-1)!)} ms (host listening after ${ms(child.startMs)} ms)`);
+    log(`cold start${appRoot === root ? '' : ` (${appRoot})`}${common.MODELLOOP_MODULE_CACHE === 'off' ? ' (no module cache)' : ''}: ${ms(cold.at(-1)!)} ms (host listening after ${ms(child.startMs)} ms)`);
   }
   if (profileDir) {
-    const child = await startChild('--host', common, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`], appRoot);
-    children.push(child);
-    await firstAnswer(child);
-    await new Promise<void>((done) => {
-      child.process.once('exit', () => done());
-      child.process.kill('SIGTERM');
-    });
+    await answerAndStop(options, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
     log(`CPU profile of one cold start written to ${profileDir}`);
   }
 
@@ -552,14 +558,20 @@ async function coldStartOnly(): Promise<void> {
     const floor: number[] = [];
     const other = { cold: [] as number[], hostReady: [] as number[], imports: [] as number[] };
     const own = { cold: [] as number[], hostReady: [] as number[], imports: [] as number[] };
+    const uncached = { cold: [] as number[], hostReady: [] as number[] };
+    const path = '/models/gbdt/predict';
+    // The host's module cache as any earlier start leaves it (written when that start stops, or a few seconds in).
+    await answerAndStop({ common, path, body, children, log });
     for (let round = 0; round < runs; round++) {
       floor.push(await bareColdStart(modelFile, body));
       if (against) {
-        const measured = await coldStarts({ common, path: '/models/gbdt/predict', body, children, log, runs: 1, appRoot: against });
+        const measured = await coldStarts({ common, path, body, children, log, runs: 1, appRoot: against });
         for (const key of ['cold', 'hostReady', 'imports'] as const) other[key].push(...measured[key]);
       }
-      const measured = await coldStarts({ common, path: '/models/gbdt/predict', body, children, log, runs: 1, profileDir: round === runs - 1 ? profileDir : undefined });
+      const measured = await coldStarts({ common, path, body, children, log, runs: 1, profileDir: round === runs - 1 ? profileDir : undefined });
       for (const key of ['cold', 'hostReady', 'imports'] as const) own[key].push(...measured[key]);
+      const first = await coldStarts({ common: { ...common, MODELLOOP_MODULE_CACHE: 'off' }, path, body, children, log, runs: 1 });
+      for (const key of ['cold', 'hostReady'] as const) uncached[key].push(...first[key]);
     }
     log(`floor (bare node:http + ONNX Runtime): ${floor.map(ms).join(', ')} ms`);
 
@@ -578,6 +590,11 @@ async function coldStartOnly(): Promise<void> {
       `The model is the generated ${TREES}-tree GBDT (${(gbdt.bytes.byteLength / 1e6).toFixed(2)} MB), read from blob storage on the first request.`,
       'Floor: a bare Node process that requires onnxruntime-node, creates the session from the same file on disk and answers one',
       'HTTP request with it: what any Node server needs before its first ONNX prediction.',
+      'The local host resolves and compiles modules with what an earlier start wrote to its module cache (`host/module-cache.ts`:',
+      'resolved paths and V8 bytecode); before the rounds one start is answered and stopped, as any earlier `npm start` or test',
+      'run leaves it (a rebuild invalidates only the files that changed). "no module cache" is a first start',
+      '(`MODELLOOP_MODULE_CACHE=off`). The import row loads `functions/score.js` without the host, and so without the cache, as the',
+      'Azure worker does.',
       ...(against ? [`Against: the same tree built without this change (${againstLabel}), started in the same rounds.`] : []),
       '',
       `| measure | median of ${runs} | min–max | ÷ floor |${against ? ' ÷ against |' : ''}`,
@@ -585,6 +602,8 @@ async function coldStartOnly(): Promise<void> {
       `| floor: bare node:http + ONNX Runtime, process start → first answer | ${ms(m(floor))} ms | ${range(floor)} | 1.00 |${against ? ' |' : ''}`,
       ...(against ? rows('against', other, other) : []),
       ...rows('host', own, against ? other : undefined),
+      `| host, no module cache: process start → first answered prediction | ${ms(m(uncached.cold))} ms | ${range(uncached.cold)} | ${(m(uncached.cold) / m(floor)).toFixed(2)} |${against ? ` ${(m(uncached.cold) / m(other.cold)).toFixed(2)} |` : ''}`,
+      `| host, no module cache: process start → host listening | ${ms(m(uncached.hostReady))} ms | ${range(uncached.hostReady)} | |${against ? ` ${(m(uncached.hostReady) / m(other.hostReady)).toFixed(2)} |` : ''}`,
       ...(previous ? ['', `The run before this one (same command; its own conditions): ${previous}.`] : []),
     ].join('\n'));
     log(`Wrote the "${COLD_SECTION}" section of docs/benchmarks.md.`);

@@ -1,3 +1,5 @@
+// First, so that the host's own dependencies and the app's files load through the module cache.
+import { hostModuleCache } from './host-module-cache';
 import { createRequire } from 'node:module';
 import { hostname as machineName } from 'node:os';
 import { join, relative } from 'node:path';
@@ -83,6 +85,8 @@ interface Listener {
 
 type HostState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
+const MODULE_CACHE_FLUSH_DELAY_MS = 3000;
+
 /** Modules required by earlier loads in this process, re-run on the next load so it registers again. */
 const appModules = new Set<string>();
 
@@ -105,6 +109,7 @@ export class FunctionsHost {
   #http: HttpTriggerServer | undefined;
   #listeners: Listener[] = [];
   #port: number | undefined;
+  #moduleCacheFlush: NodeJS.Timeout | undefined;
 
   constructor(options: FunctionsHostOptions) {
     this.#options = options;
@@ -200,6 +205,8 @@ export class FunctionsHost {
     try {
       await this.#startTriggers();
       this.#state = 'running';
+      // Once the start and the first requests are behind it, so the bytecode written includes what they compiled.
+      this.#moduleCacheFlush = setTimeout(() => hostModuleCache?.flush(), MODULE_CACHE_FLUSH_DELAY_MS).unref();
     } catch (err) {
       this.#state = 'running';
       await this.stop();
@@ -292,6 +299,8 @@ export class FunctionsHost {
       this.#log({ level: 'error', category: 'Host.General', message: `An appTerminate hook failed: ${toError(err).message}`, error: toError(err) });
     }
     await this.#http?.close();
+    clearTimeout(this.#moduleCacheFlush);
+    hostModuleCache?.flush();
     this.#listeners = [];
     this.#state = 'stopped';
     this.#log({ level: 'information', category: 'Host.General', message: 'Host stopped.' });
