@@ -2,18 +2,22 @@
 export const SLOTS = 256;
 
 /**
- * Quantised gradients: each row's gradient becomes an integer in [-128, 128] and its hessian one in
- * [0, 128] (stochastic rounding, seeded), packed with a count of 1 into one float64 as
- * g × 2^33 + h × 2^13 + 1. Summed over at most {@link CHUNK_ROWS} rows the three fields stay apart
- * (count < 2^13, hessian < 2^20, |gradient| ≤ 2^19, total < 2^53) and every sum is exact, so a
+ * Quantised gradients: each row's gradient becomes an integer in [-32, 32] and its hessian one in
+ * [0, 32] (stochastic rounding, seeded), packed with a count of 1 into one float64 as
+ * g × 2^33 + h × 2^14 + 1. Summed over at most {@link CHUNK_ROWS} rows the three fields stay apart
+ * (count < 2^14, hessian < 2^19, |gradient| < 2^19, total < 2^53) and every sum is exact, so a
  * histogram is one float64 addition per (row, feature) instead of three, and it does not depend on
  * the order in which rows are added (or on how they are split between threads).
+ *
+ * 32 levels rather than 128: taking the sums apart is a pass over the whole histogram per chunk,
+ * a fifth of the histogram's time at 4,096-row chunks; with 32 levels a chunk holds 16,383 rows,
+ * and test AUC on the 1M-row benchmark was the same within its seed-to-seed spread (±0.001).
  */
-export const GRADIENT_LEVELS = 128;
+export const GRADIENT_LEVELS = 32;
 /** Rows summed into one packed histogram before its fields are taken apart. */
-export const CHUNK_ROWS = 4_096;
+export const CHUNK_ROWS = 16_383;
 const G_UNIT = 2 ** 33;
-const H_UNIT = 2 ** 13;
+const H_UNIT = 2 ** 14;
 
 /** How quantised units convert back to gradients and hessians, for one tree. */
 export interface GradientScales {

@@ -18,7 +18,7 @@ function shared(rows: number, features: number) {
 /** A row's quantised [gradient, hessian], read back from its packed value. */
 function unpack(p: number): [number, number] {
   const g = Math.floor(p / 2 ** 33);
-  return [g, Math.floor((p - g * 2 ** 33) / 2 ** 13)];
+  return [g, Math.floor((p - g * 2 ** 33) / 2 ** 14)];
 }
 
 /** The histogram summed one row and one byte at a time, the definition the word-wise pass must meet. */
@@ -56,7 +56,7 @@ describe('packGradients', () => {
       const [gq, hq] = unpack(packed[i]!);
       expect(Number.isInteger(gq) && Math.abs(gq) <= GRADIENT_LEVELS).toBe(true);
       expect(Number.isInteger(hq) && hq >= 0 && hq <= GRADIENT_LEVELS).toBe(true);
-      expect(packed[i]! - gq * 2 ** 33 - hq * 2 ** 13).toBe(1);
+      expect(packed[i]! - gq * 2 ** 33 - hq * 2 ** 14).toBe(1);
       // Stochastic rounding moves a value by less than one level.
       expect(Math.abs(gq * scales.gradient - gradients[i]!)).toBeLessThan(scales.gradient);
       g += gq;
@@ -120,7 +120,7 @@ describe('buildHistogram', () => {
     packGradients(values, 2, 0, 1, 0, rows, gradientScales(1, 0.25), 1, packed);
     const out = new Float64Array(features * 768);
     buildHistogram(new Uint32Array(bins.buffer), 1, features, packed, 0, rows, Int32Array.from([0, 1, 2, 3]), new Float64Array(features * 256), out);
-    const positive = CHUNK_ROWS / 2;
+    const positive = Math.ceil(CHUNK_ROWS / 2);
     expect([out[0], out[1], out[2]]).toEqual([GRADIENT_LEVELS * (positive - (rows - positive)), GRADIENT_LEVELS * rows, rows]);
     const odd = (rows - 1) / 2;
     expect([out[768 + 3], out[768 + 4], out[768 + 5]]).toEqual([-GRADIENT_LEVELS * odd, GRADIENT_LEVELS * odd, odd]);
