@@ -96,7 +96,7 @@ describe('packGradients', () => {
 });
 
 describe('buildHistogram', () => {
-  it.each([1, 4, 5, 7, 28])('sums %i feature(s) four bins per word exactly as row by row, byte by byte', (features) => {
+  it.each([1, 4, 5, 7, 28, 261])('sums %i feature(s) four bins per word exactly as row by row, byte by byte', (features) => {
     const rows = 3_000;
     const { bins, words, wordsPerRow, packed } = shared(rows, features);
     const tally = new Float64Array(features * 256);
