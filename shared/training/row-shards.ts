@@ -574,18 +574,16 @@ export function lossSum(
   return loss;
 }
 
-/** Swaps the rows at positions p and q: bins, quantised gradient and state. */
-function swapRows(b: ShardBuffers, p: number, q: number): void {
-  const { words, wordsPerRow: w, state } = b;
+/** Swaps the rows at positions p and q: `w` words of bins, the quantised gradient and `stride` float64s of state. */
+function swapRows(words: Uint32Array, w: number, packed: Float64Array, state: Float64Array, stride: number, p: number, q: number): void {
   for (let x = p * w, z = q * w, e = x + w; x < e; x++, z++) {
     const t = words[x]!;
     words[x] = words[z]!;
     words[z] = t;
   }
-  const packed = b.packed[p]!;
-  b.packed[p] = b.packed[q]!;
-  b.packed[q] = packed;
-  const stride = stateStride(b.outputs);
+  const t = packed[p]!;
+  packed[p] = packed[q]!;
+  packed[q] = t;
   for (let x = p * stride, z = q * stride, e = x + stride; x < e; x++, z++) {
     const t = state[x]!;
     state[x] = state[z]!;
@@ -609,6 +607,8 @@ function partitionLeaf(b: ShardBuffers, from: number, to: number, split: ShardSp
   goesLeft[MISSING_BIN] = split.missingLeft ? 1 : 0;
   const bytes = new Uint8Array(b.words.buffer, b.words.byteOffset, b.words.byteLength);
   const stride = b.wordsPerRow * 4;
+  const { words, wordsPerRow, packed, state } = b;
+  const rowState = stateStride(b.outputs);
   const f = split.feature;
   let lo = from;
   let hi = to;
@@ -633,7 +633,7 @@ function partitionLeaf(b: ShardBuffers, from: number, to: number, split: ShardSp
       }
     }
     const pairs = Math.min(leftCount, rightCount);
-    for (let t = 0; t < pairs; t++) swapRows(b, lo + misplacedLeft[leftNext + t]!, hi - 1 - misplacedRight[rightNext + t]!);
+    for (let t = 0; t < pairs; t++) swapRows(words, wordsPerRow, packed, state, rowState, lo + misplacedLeft[leftNext + t]!, hi - 1 - misplacedRight[rightNext + t]!);
     leftCount -= pairs;
     rightCount -= pairs;
     leftNext += pairs;
@@ -648,7 +648,7 @@ function partitionLeaf(b: ShardBuffers, from: number, to: number, split: ShardSp
     while (i <= j && goesLeft[bytes[i * stride + f]!] === 1) i++;
     while (i <= j && goesLeft[bytes[j * stride + f]!] === 0) j--;
     if (i >= j) break;
-    swapRows(b, i, j);
+    swapRows(words, wordsPerRow, packed, state, rowState, i, j);
     i++;
     j--;
   }
@@ -664,7 +664,7 @@ function partitionSample(b: ShardBuffers, from: number, to: number): number {
     while (i <= j && sampled[i] === 1) i++;
     while (i <= j && sampled[j] === 0) j--;
     if (i >= j) break;
-    swapRows(b, i, j);
+    swapRows(b.words, b.wordsPerRow, b.packed, b.state, stateStride(b.outputs), i, j);
     i++;
     j--;
   }
