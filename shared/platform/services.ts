@@ -1,16 +1,12 @@
 import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueClient } from '@azure/storage-queue';
 import { CosmosRegistry } from '../registry/cosmos-registry';
-import { rebuildRegistry } from '../registry/rebuild';
 import type { Registry } from '../registry/registry';
 import { ModelCache } from '../serving/model-cache';
 import { BlobStore } from './blob-store';
 import { loadConfig, type Config, type IdentitySettings } from './config';
 import { consoleLogger, type Logger } from './logger';
 import { RETRAIN_QUEUE, type RetrainQueue } from './retrain-queue';
-import { ServiceBusRetrainQueue } from './service-bus-retrain-queue';
-import { StorageRetrainQueue } from './storage-retrain-queue';
 import { startTelemetry, type Telemetry } from './telemetry';
 
 /** The ports every use case may need, built once per worker process. */
@@ -45,27 +41,48 @@ async function createServices(log: Logger): Promise<Services> {
   const registry = new CosmosRegistry({ ...config.cosmos, credential: config.cosmos.identity && credentialOf(config.cosmos.identity) });
   // Independent round trips (containers, database and container), so in parallel: they are on every cold start's path.
   const [, fresh] = await Promise.all([blobs.ensureContainers(), registry.initialise()]);
-  if (fresh) await rebuildRegistry(blobs, registry, (message) => log.info(message));
+  if (fresh) {
+    const { rebuildRegistry } = await import('../registry/rebuild');
+    await rebuildRegistry(blobs, registry, (message) => log.info(message));
+  }
   return {
     config,
     blobs,
     registry,
-    retrainQueue: retrainQueueOf(config),
+    retrainQueue: onFirstUse(() => retrainQueueOf(config)),
     telemetry,
     models: new ModelCache({ blobs, registry, log, aliasCacheMs: config.aliasCacheSeconds * 1000, maxBytes: config.serving.modelCacheBytes }),
   };
 }
 
+/**
+ * The retrain queue, built on its first request: its SDK (Storage queue or Service Bus) is not on the
+ * scoring path, so a cold instance that only scores never loads it.
+ */
+function onFirstUse(build: () => Promise<RetrainQueue>): RetrainQueue {
+  let queue: Promise<RetrainQueue> | undefined;
+  const built = (): Promise<RetrainQueue> =>
+    (queue ??= build().catch((err: unknown) => {
+      queue = undefined;
+      throw err;
+    }));
+  return {
+    send: async (request) => (await built()).send(request),
+    ping: async () => (await built()).ping(),
+  };
+}
+
 /** The retrain transport the settings choose: the Storage queue (local default) or Service Bus. */
-function retrainQueueOf(config: Config): RetrainQueue {
+async function retrainQueueOf(config: Config): Promise<RetrainQueue> {
   const serviceBus = config.retrain.serviceBus;
   if (config.retrain.transport === 'servicebus' && serviceBus) {
-    // Service Bus and identity load only when configured, to keep cold starts of local and key-based apps short.
-    const { ServiceBusClient } = require('@azure/service-bus') as typeof import('@azure/service-bus');
+    const [{ ServiceBusClient }, { ServiceBusRetrainQueue }] = await Promise.all([import('@azure/service-bus'), import('./service-bus-retrain-queue')]);
     const client = new ServiceBusClient(serviceBus.fullyQualifiedNamespace, credentialOf(serviceBus.identity));
     return new ServiceBusRetrainQueue(client.createSender(RETRAIN_QUEUE));
   }
+  const { StorageRetrainQueue } = await import('./storage-retrain-queue');
   if (config.storage.kind === 'connectionString') return new StorageRetrainQueue(config.storage.connectionString, RETRAIN_QUEUE);
+  const { QueueClient } = await import('@azure/storage-queue');
   const queueUrl = `${config.storage.queueServiceUri.replace(/\/+$/, '')}/${RETRAIN_QUEUE}`;
   return new StorageRetrainQueue(new QueueClient(queueUrl, credentialOf(config.storage.identity)), RETRAIN_QUEUE);
 }
