@@ -1,3 +1,5 @@
+// First, so that everything the local stack loads (the app's services, the Cosmos server, the host) goes through the module cache.
+import './host-module-cache';
 import { resolve } from 'node:path';
 import { getServices } from '../shared/platform/services';
 import { assertPortFree, freePort, startAzurite, startCosmos, type RunningService } from './emulators';
