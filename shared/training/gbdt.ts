@@ -512,7 +512,7 @@ function growTree(
     // Histogram subtraction: build the smaller child, derive the larger from its parent.
     const smallerIsLeft = leftCount <= rightCount;
     const small = pool.take();
-    shards.split(leaf.slot, count, leaf.count, { feature: s.feature, bin: s.bin, categorical: isCategorical, missingLeft: s.missingLeft }, smallerIsLeft, allowed, small);
+    shards.split(leaf.slot, count, leaf.count, { feature: s.feature, bin: s.bin, categorical: isCategorical, missingLeft: s.missingLeft }, smallerIsLeft, small);
     const large = leaf.histogram;
     for (let j = 0; j < large.length; j++) large[j] = large[j]! - small[j]!;
     const depth = leaf.depth + 1;
@@ -558,17 +558,17 @@ function bestSplit(leaf: Leaf, binning: Binning, categorical: readonly boolean[]
   const toGain = (scales.gradient * scales.gradient) / scales.hessian;
   const G = leaf.g;
   const H = leaf.h;
+  const count = leaf.count;
   const parentScore = (G * G) / (H + l2);
-  let best: SplitChoice | undefined;
+  // The best so far in scalars, not an object per improvement: this loop sees every bin of every feature.
+  let bestGain = 1e-12 / toGain;
+  let bestFeature = -1;
+  let bestBin = 0;
+  let bestMissingLeft = false;
+  let bestG = 0;
+  let bestH = 0;
+  let bestCount = 0;
   const hist = leaf.histogram;
-  const consider = (feature: number, bin: number, missingLeft: boolean, lg: number, lh: number, lc: number): void => {
-    const rc = leaf.count - lc;
-    const rh = H - lh;
-    if (lc < minSamplesLeaf || rc < minSamplesLeaf || lh < minHessianLeaf || rh < minHessianLeaf) return;
-    const rg = G - lg;
-    const gain = ((lg * lg) / (lh + l2) + (rg * rg) / (rh + l2) - parentScore) * toGain;
-    if (gain > 1e-12 && (!best || gain > best.gain)) best = { gain, feature, bin, missingLeft, leftG: lg, leftH: lh, leftCount: lc };
-  };
   for (let a = 0; a < allowed.length; a++) {
     const f = allowed[a]!;
     const base = f * SLOTS * 3;
@@ -577,31 +577,61 @@ function bestSplit(leaf: Leaf, binning: Binning, categorical: readonly boolean[]
     const mg = hist[mj]!;
     const mh = hist[mj + 1]!;
     const mc = hist[mj + 2]!;
-    if (categorical[f]) {
-      // One category against the rest: the graph expresses it as one BRANCH_EQ node.
-      for (let b = 0; b < nb; b++) {
-        const j = base + b * 3;
-        const c = hist[j + 2]!;
-        if (c === 0) continue;
-        consider(f, b, false, hist[j]!, hist[j + 1]!, c);
-        if (mc > 0) consider(f, b, true, hist[j]! + mg, hist[j + 1]! + mh, c + mc);
-      }
-      continue;
-    }
+    const isCategorical = categorical[f]!;
     let lg = 0;
     let lh = 0;
     let lc = 0;
-    for (let b = 0; b < nb - 1; b++) {
+    // Numeric: the rows at bins ≤ b go left. Categorical: one category against the rest, which the
+    // graph expresses as one BRANCH_EQ node. Either way with missing values right, then left.
+    for (let b = 0, last = isCategorical ? nb : nb - 1; b < last; b++) {
       const j = base + b * 3;
-      lg += hist[j]!;
-      lh += hist[j + 1]!;
-      lc += hist[j + 2]!;
-      if (hist[j + 2] === 0) continue;
-      consider(f, b, false, lg, lh, lc);
-      if (mc > 0) consider(f, b, true, lg + mg, lh + mh, lc + mc);
+      const c = hist[j + 2]!;
+      if (isCategorical) {
+        lg = hist[j]!;
+        lh = hist[j + 1]!;
+        lc = c;
+      } else {
+        lg += hist[j]!;
+        lh += hist[j + 1]!;
+        lc += c;
+        // Every later threshold leaves even fewer rows on the right.
+        if (count - lc < minSamplesLeaf) break;
+      }
+      if (c === 0) continue;
+      let gain = splitGain(lg, lh, lc, G, H, count, l2, minSamplesLeaf, minHessianLeaf, parentScore);
+      if (gain > bestGain) {
+        bestGain = gain;
+        bestFeature = f;
+        bestBin = b;
+        bestMissingLeft = false;
+        bestG = lg;
+        bestH = lh;
+        bestCount = lc;
+      }
+      if (mc === 0) continue;
+      gain = splitGain(lg + mg, lh + mh, lc + mc, G, H, count, l2, minSamplesLeaf, minHessianLeaf, parentScore);
+      if (gain > bestGain) {
+        bestGain = gain;
+        bestFeature = f;
+        bestBin = b;
+        bestMissingLeft = true;
+        bestG = lg + mg;
+        bestH = lh + mh;
+        bestCount = lc + mc;
+      }
     }
   }
-  return best;
+  if (bestFeature < 0) return undefined;
+  return { gain: bestGain * toGain, feature: bestFeature, bin: bestBin, missingLeft: bestMissingLeft, leftG: bestG, leftH: bestH, leftCount: bestCount };
+}
+
+/** The gain (quantised units) of sending (lg, lh, lc) left and the rest right; -1 when a side is too small. */
+function splitGain(lg: number, lh: number, lc: number, G: number, H: number, count: number, l2: number, minSamplesLeaf: number, minHessianLeaf: number, parentScore: number): number {
+  const rc = count - lc;
+  const rh = H - lh;
+  if (lc < minSamplesLeaf || rc < minSamplesLeaf || lh < minHessianLeaf || rh < minHessianLeaf) return -1;
+  const rg = G - lg;
+  return (lg * lg) / (lh + l2) + (rg * rg) / (rh + l2) - parentScore;
 }
 
 /** Adds one tree's leaf values to `raw[:, k]`, routing rows by their bins (equivalent to raw-value routing by construction). */

@@ -34,21 +34,28 @@ export function gradientScales(maxAbsGradient: number, maxHessian: number): Grad
 }
 
 /**
- * Fills `packed[p]` for positions start..end-1 from the gradient `values[p × stride + gradientAt]`
- * and hessian `values[p × stride + hessianAt]` of the row at each position, rounding
- * stochastically with `seed` (unbiased on average, so the sums stay close to the exact ones).
+ * Where a tree's gradients come from: position p's row is `values[p × stride ..]`, holding its
+ * target and its score. Squared error: the score is the raw score, g = score − target, h = 1. Log
+ * loss: the score is the class probability, g = p − [target is the class], h = max(p(1 − p), 1e-16).
  */
-export function packGradients(
-  values: Float64Array,
-  stride: number,
-  gradientAt: number,
-  hessianAt: number,
-  start: number,
-  end: number,
-  scales: GradientScales,
-  seed: number,
-  packed: Float64Array,
-): void {
+export interface GradientSource {
+  readonly values: Float64Array;
+  readonly stride: number;
+  readonly targetAt: number;
+  readonly scoreAt: number;
+  readonly loss: 'squared' | 'log';
+  /** With log loss, the class of the tree; -1 for binary, where the target (0 or 1) is the indicator itself. */
+  readonly classIndex: number;
+}
+
+/**
+ * Fills `packed[p]` for positions start..end-1 from the gradient and hessian of the row at each
+ * position, rounding stochastically with `seed` (unbiased on average, so the sums stay close to
+ * the exact ones).
+ */
+export function packGradients(source: GradientSource, start: number, end: number, scales: GradientScales, seed: number, packed: Float64Array): void {
+  const { values, stride, targetAt, scoreAt, classIndex } = source;
+  const squared = source.loss === 'squared';
   const gInverse = 1 / scales.gradient;
   const hInverse = 1 / scales.hessian;
   // mulberry32 inline: one 32-bit draw gives both roundings 16 bits of randomness each.
@@ -58,11 +65,36 @@ export function packGradients(
     let t = Math.imul(a ^ (a >>> 15), a | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     t = (t ^ (t >>> 14)) >>> 0;
+    const score = values[o + scoreAt]!;
+    const target = values[o + targetAt]!;
+    // The branches test loop invariants: they cost nothing once predicted.
+    const g = squared ? score - target : score - (classIndex < 0 ? target : target === classIndex ? 1 : 0);
+    const h = squared ? 1 : Math.max(score * (1 - score), 1e-16);
     // min/max guard the rounding of g / scale just past a level at the extremes.
-    const gq = Math.max(-GRADIENT_LEVELS, Math.min(GRADIENT_LEVELS, Math.floor(values[o + gradientAt]! * gInverse + (t & 0xffff) / 65536)));
-    const hq = Math.max(0, Math.min(GRADIENT_LEVELS, Math.floor(values[o + hessianAt]! * hInverse + (t >>> 16) / 65536)));
+    const gq = Math.max(-GRADIENT_LEVELS, Math.min(GRADIENT_LEVELS, Math.floor(g * gInverse + (t & 0xffff) / 65536)));
+    const hq = Math.max(0, Math.min(GRADIENT_LEVELS, Math.floor(h * hInverse + (t >>> 16) / 65536)));
     packed[p] = gq * G_UNIT + hq * H_UNIT + 1;
   }
+}
+
+/** Writes the exact gradient and hessian sums of positions start..end-1 to `out[at]` and `out[at + 1]`. */
+export function sumGradients(source: GradientSource, start: number, end: number, out: Float64Array, at: number): void {
+  const { values, stride, targetAt, scoreAt, classIndex } = source;
+  let g = 0;
+  let h = 0;
+  if (source.loss === 'squared') {
+    for (let o = start * stride, e = end * stride; o < e; o += stride) g += values[o + scoreAt]! - values[o + targetAt]!;
+    h = end - start;
+  } else {
+    for (let o = start * stride, e = end * stride; o < e; o += stride) {
+      const p = values[o + scoreAt]!;
+      const target = values[o + targetAt]!;
+      g += p - (classIndex < 0 ? target : target === classIndex ? 1 : 0);
+      h += Math.max(p * (1 - p), 1e-16);
+    }
+  }
+  out[at] = g;
+  out[at + 1] = h;
 }
 
 /**

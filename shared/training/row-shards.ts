@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { GbdtObjective } from './gbdt';
-import { buildHistogram, packGradients, SLOTS, type GradientScales } from './histograms';
+import { buildHistogram, packGradients, SLOTS, sumGradients, type GradientScales, type GradientSource } from './histograms';
 
 /**
  * The training rows of gradient-boosted trees, in two shards that two threads work on side by
@@ -23,6 +23,12 @@ export const SHARDS = 2;
 const PARALLEL_FROM_ROWS = 4_096;
 /** A helper that has not answered for this long is taken as dead. */
 const HELPER_TIMEOUT_MS = 120_000;
+/**
+ * Polls of a control word before a thread sleeps on it (about a millisecond). Waking a sleeping
+ * thread took ~100 µs here, and a tree hands the helper some 35 tasks, ms apart: sleeping between
+ * them made two threads slower than one on 100,000 rows.
+ */
+const SPINS = 1 << 16;
 
 /** Everything both threads read and write; each typed array lives on a SharedArrayBuffer. */
 export interface ShardBuffers {
@@ -37,13 +43,16 @@ export interface ShardBuffers {
   /** The quantised gradient, hessian and count of the row at each position, for the tree being grown. */
   readonly packed: Float64Array;
   /**
-   * The rest of the row at each position, {@link stateStride} float64s: its target, then per class
-   * its raw score, gradient and hessian (see {@link STATE_Y}, {@link rawAt}, {@link gradientAt}, {@link hessianAt}).
+   * The rest of the row at each position, `stride` float64s: its target, its raw score per class,
+   * and (classifiers) its probability per class at the round's start (see {@link STATE_Y},
+   * {@link rawAt}, {@link probabilityAt}). Gradients and hessians follow from these where they are
+   * needed, so a moved row carries two or three float64s less.
    */
   readonly state: Float64Array;
+  readonly stride: number;
   /** 1 at the positions in this round's row sample (row subsampling only). */
   readonly sampled: Uint8Array;
-  /** Per shard, the histogram it built last (features × SLOTS × [gradient, hessian, count]). */
+  /** The histogram the helper built last (features × SLOTS × [gradient, hessian, count]). */
   readonly histograms: Float64Array;
   /** Task words (see the constants below) and integer results. */
   readonly control: Int32Array;
@@ -103,12 +112,11 @@ const MISSING_BIN = 255;
 
 export const shardStart = (rows: number, shard: number): number => Math.floor((rows * shard) / SHARDS);
 
-/** Where a row's target, and class k's raw score, gradient and hessian, sit in its state. */
+/** Where a row's target, and class k's raw score and probability, sit in its state. */
 export const STATE_Y = 0;
-export const rawAt = (k: number): number => 1 + 3 * k;
-export const gradientAt = (k: number): number => 2 + 3 * k;
-export const hessianAt = (k: number): number => 3 + 3 * k;
-export const stateStride = (outputs: number): number => 1 + 3 * outputs;
+export const rawAt = (k: number): number => 1 + k;
+export const probabilityAt = (outputs: number, k: number): number => 1 + outputs + k;
+export const stateStride = (objective: GbdtObjective, outputs: number): number => (objective === 'regression' ? 2 : 1 + 2 * outputs);
 
 /** The split of a leaf, as the shards apply it. */
 export interface ShardSplit {
@@ -150,7 +158,7 @@ export function shardBuffers(init: RowShardsInit): ShardBuffers {
   if (!(init.bins.buffer instanceof SharedArrayBuffer) || init.bins.byteOffset % 4 !== 0 || init.bins.length < rows * init.wordsPerRow * 4) {
     throw new Error(`The bins must be ${rows} rows of ${init.wordsPerRow} 32-bit words on a SharedArrayBuffer, 4-byte aligned`);
   }
-  const stride = stateStride(outputs);
+  const stride = stateStride(init.objective, outputs);
   const state = shared(Float64Array, 8, rows * stride);
   for (let i = 0, o = 0; i < rows; i++, o += stride) {
     state[o + STATE_Y] = init.y[i]!;
@@ -169,8 +177,9 @@ export function shardBuffers(init: RowShardsInit): ShardBuffers {
     words: new Uint32Array(init.bins.buffer, init.bins.byteOffset, rows * init.wordsPerRow),
     packed: shared(Float64Array, 8, rows),
     state,
+    stride,
     sampled: shared(Uint8Array, 1, rows),
-    histograms: shared(Float64Array, 8, SHARDS * features * SLOTS * 3),
+    histograms: shared(Float64Array, 8, features * SLOTS * 3),
     control,
     scales: shared(Float64Array, 8, 2),
     maxima: shared(Float64Array, 8, SHARDS * outputs * 2),
@@ -254,8 +263,7 @@ export class RowShards {
       leaves[s * 2 + 1] = control[SAMPLED_END + s]!;
     }
     control[PARAM] = 0;
-    this.#run(Task.Histogram, used);
-    this.#mergeHistograms(allowed, out);
+    this.#run(Task.Histogram, used, out);
     return used;
   }
 
@@ -263,7 +271,7 @@ export class RowShards {
    * Splits the rows of leaf `slot`: those going left stay in `slot`, the others move to slot
    * `rightSlot`; `out` (zeroed) receives the histogram of the side named by `buildLeft`.
    */
-  split(slot: number, rightSlot: number, rows: number, split: ShardSplit, buildLeft: boolean, allowed: Int32Array, out: Float64Array): void {
+  split(slot: number, rightSlot: number, rows: number, split: ShardSplit, buildLeft: boolean, out: Float64Array): void {
     const { control, leaves } = this.buffers;
     control[PARAM] = slot;
     control[PARAM + 1] = split.feature;
@@ -271,7 +279,7 @@ export class RowShards {
     control[PARAM + 3] = split.categorical ? 1 : 0;
     control[PARAM + 4] = split.missingLeft ? 1 : 0;
     control[PARAM + 5] = buildLeft ? 1 : 0;
-    this.#run(Task.Split, rows);
+    this.#run(Task.Split, rows, out);
     for (let s = 0; s < SHARDS; s++) {
       const at = (slot * SHARDS + s) * 2;
       const to = (rightSlot * SHARDS + s) * 2;
@@ -280,7 +288,6 @@ export class RowShards {
       leaves[to + 1] = leaves[at + 1]!;
       leaves[at + 1] = mid;
     }
-    this.#mergeHistograms(allowed, out);
   }
 
   /** The exact gradient and hessian sums of class `k` over the rows of leaf slots 0..slots-1. */
@@ -349,35 +356,29 @@ export class RowShards {
     return used;
   }
 
-  #mergeHistograms(allowed: Int32Array, out: Float64Array): void {
-    const histograms = this.buffers.histograms;
-    const size = out.length;
-    for (let s = 0; s < SHARDS; s++) {
-      for (let a = 0; a < allowed.length; a++) {
-        for (let j = allowed[a]! * SLOTS * 3, e = j + SLOTS * 3, o = s * size + j; j < e; j++, o++) out[j] = out[j]! + histograms[o]!;
-      }
-    }
-  }
-
-  /** Runs the task set in the control words on every shard: the last one on the helper when `rows` makes it worth it. */
-  #run(kind: Task, rows: number): void {
+  /**
+   * Runs the task set in the control words on every shard: the last one on the helper when `rows`
+   * makes it worth it. Histograms the main thread builds go straight into `out`; the helper's is
+   * added to it after.
+   */
+  #run(kind: Task, rows: number, out?: Float64Array): void {
     const control = this.buffers.control;
     control[KIND] = kind;
     if (!this.#helper || rows < PARALLEL_FROM_ROWS) {
-      for (let s = 0; s < SHARDS; s++) runShardTask(this.buffers, s, this.#tally);
+      for (let s = 0; s < SHARDS; s++) runShardTask(this.buffers, s, this.#tally, out);
       return;
     }
     const task = ++this.#task;
     Atomics.store(control, TASK, task);
     Atomics.notify(control, TASK);
-    for (let s = 0; s < SHARDS - 1; s++) runShardTask(this.buffers, s, this.#tally);
-    const waited = Date.now();
-    for (;;) {
-      // Wait on the value just compared: a DONE stored in between then wakes us at once.
-      const done = Atomics.load(control, DONE);
-      if (done === task) break;
-      Atomics.wait(control, DONE, done, 1000);
-      if (Date.now() - waited > HELPER_TIMEOUT_MS) throw new Error('The training helper thread stopped answering.');
+    for (let s = 0; s < SHARDS - 1; s++) runShardTask(this.buffers, s, this.#tally, out);
+    if (!awaitChange(control, DONE, task - 1, HELPER_TIMEOUT_MS)) throw new Error('The training helper thread stopped answering.');
+    if (out) {
+      const allowed = this.buffers.allowed.subarray(0, control[ALLOWED_COUNT]!);
+      const theirs = this.buffers.histograms;
+      for (let a = 0; a < allowed.length; a++) {
+        for (let j = allowed[a]! * SLOTS * 3, e = j + SLOTS * 3; j < e; j++) out[j] = out[j]! + theirs[j]!;
+      }
     }
   }
 }
@@ -388,12 +389,29 @@ export function serveShardTasks(buffers: ShardBuffers): void {
   const tally = new Float64Array(buffers.features * SLOTS);
   let seen = 0;
   for (;;) {
-    Atomics.wait(control, TASK, seen);
+    awaitChange(control, TASK, seen, Number.POSITIVE_INFINITY);
     seen = Atomics.load(control, TASK);
     if (Atomics.load(control, STOP) === 1) return;
-    runShardTask(buffers, SHARDS - 1, tally);
+    const kind = control[KIND] as Task;
+    if (kind === Task.Histogram || kind === Task.Split) buffers.histograms.fill(0);
+    runShardTask(buffers, SHARDS - 1, tally, buffers.histograms);
     Atomics.store(control, DONE, seen);
     Atomics.notify(control, DONE);
+  }
+}
+
+/**
+ * Returns once `control[at]` is no longer `from`: polling first, then sleeping; false if that took
+ * longer than `timeoutMs`.
+ */
+function awaitChange(control: Int32Array, at: number, from: number, timeoutMs: number): boolean {
+  for (let i = 0; i < SPINS; i++) if (Atomics.load(control, at) !== from) return true;
+  const started = Date.now();
+  for (;;) {
+    // Wait on the value just compared: a change stored in between then wakes us at once.
+    if (Atomics.load(control, at) !== from) return true;
+    Atomics.wait(control, at, from, 1000);
+    if (Date.now() - started > timeoutMs) return false;
   }
 }
 
@@ -406,18 +424,13 @@ function helperScript(): string | undefined {
   return existsSync(compiled) ? compiled : undefined;
 }
 
-/** One shard's part of the task in the control words. */
-function runShardTask(b: ShardBuffers, shard: number, tally: Float64Array): void {
+/** One shard's part of the task in the control words; a histogram it builds is added to `out`. */
+function runShardTask(b: ShardBuffers, shard: number, tally: Float64Array, out: Float64Array | undefined): void {
   const control = b.control;
   const start = shardStart(b.rows, shard);
   const end = shardStart(b.rows, shard + 1);
   const allowed = b.allowed.subarray(0, control[ALLOWED_COUNT]!);
-  const histogram = (from: number, to: number): void => {
-    const size = b.features * SLOTS * 3;
-    const out = b.histograms.subarray(shard * size, (shard + 1) * size);
-    out.fill(0);
-    buildHistogram(b.words, b.wordsPerRow, b.features, b.packed, from, to, allowed, tally, out);
-  };
+  const histogram = (from: number, to: number): void => buildHistogram(b.words, b.wordsPerRow, b.features, b.packed, from, to, allowed, tally, out!);
   const leaf = (slot: number): number => (slot * SHARDS + shard) * 2;
   switch (control[KIND] as Task) {
     case Task.Gradients:
@@ -430,8 +443,7 @@ function runShardTask(b: ShardBuffers, shard: number, tally: Float64Array): void
       // One random stream per shard, so a row's rounding does not depend on which thread packs it.
       const seed = (control[PARAM + 1]! + Math.imul(shard, 0x9e3779b9)) >>> 0;
       const scales = { gradient: b.scales[0]!, hessian: b.scales[1]! };
-      const k = control[PARAM]!;
-      packGradients(b.state, stateStride(b.outputs), gradientAt(k), hessianAt(k), start, control[SAMPLED_END + shard]!, scales, seed, b.packed);
+      packGradients(gradientSource(b, control[PARAM]!), start, control[SAMPLED_END + shard]!, scales, seed, b.packed);
       return;
     }
     case Task.Histogram: {
@@ -451,19 +463,11 @@ function runShardTask(b: ShardBuffers, shard: number, tally: Float64Array): void
       return;
     }
     case Task.LeafSums: {
-      const k = control[PARAM]!;
+      const source = gradientSource(b, control[PARAM]!);
       const slots = control[PARAM + 1]!;
       for (let l = 0; l < slots; l++) {
-        let g = 0;
-        let h = 0;
         const at = leaf(l);
-        const stride = stateStride(b.outputs);
-        for (let o = b.leaves[at]! * stride, e = b.leaves[at + 1]! * stride, j = gradientAt(k); o < e; o += stride) {
-          g += b.state[o + j]!;
-          h += b.state[o + j + 1]!;
-        }
-        b.leafSums[(shard * b.maxLeaves + l) * 2] = g;
-        b.leafSums[(shard * b.maxLeaves + l) * 2 + 1] = h;
+        sumGradients(source, b.leaves[at]!, b.leaves[at + 1]!, b.leafSums, (shard * b.maxLeaves + l) * 2);
       }
       return;
     }
@@ -473,30 +477,28 @@ function runShardTask(b: ShardBuffers, shard: number, tally: Float64Array): void
       for (let l = 0; l < slots; l++) {
         const value = b.leafValues[l]!;
         const at = leaf(l);
-        const stride = stateStride(b.outputs);
+        const stride = b.stride;
         for (let o = b.leaves[at]! * stride + rawAt(k), e = b.leaves[at + 1]! * stride; o < e; o += stride) b.state[o] = b.state[o]! + value;
       }
       routeUnsampled(b, control[SAMPLED_END + shard]!, end, k);
       return;
     }
     case Task.Loss:
-      b.losses[shard] = lossSum(b.objective, b.state, stateStride(b.outputs), rawAt(0), 3, b.state, stateStride(b.outputs), STATE_Y, b.outputs, start, end);
+      b.losses[shard] = lossSum(b.objective, b.state, b.stride, rawAt(0), 1, b.state, b.stride, STATE_Y, b.outputs, start, end);
       return;
   }
 }
 
+/**
+ * Each row's class probabilities from its raw scores (classifiers), and the largest |gradient| and
+ * hessian per class into `maxima` ([class][2]), which set the quantisation scales.
+ */
 function computeGradients(b: ShardBuffers, start: number, end: number, maxima: Float64Array): void {
-  const { state, outputs } = b;
-  const stride = stateStride(outputs);
+  const { state, outputs, stride } = b;
   maxima.fill(0);
   if (b.objective === 'regression') {
     let maxG = 0;
-    for (let o = start * stride, e = end * stride; o < e; o += stride) {
-      const d = state[o + 1]! - state[o]!;
-      state[o + 2] = d;
-      state[o + 3] = 1;
-      maxG = Math.max(maxG, Math.abs(d));
-    }
+    for (let o = start * stride, e = end * stride; o < e; o += stride) maxG = Math.max(maxG, Math.abs(state[o + 1]! - state[o]!));
     maxima[0] = maxG;
     maxima[1] = end > start ? 1 : 0;
   } else if (b.objective === 'binary') {
@@ -504,34 +506,42 @@ function computeGradients(b: ShardBuffers, start: number, end: number, maxima: F
     let maxH = 0;
     for (let o = start * stride, e = end * stride; o < e; o += stride) {
       const p = 1 / (1 + Math.exp(-state[o + 1]!));
-      const d = p - state[o]!;
-      const hessian = Math.max(p * (1 - p), 1e-16);
-      state[o + 2] = d;
-      state[o + 3] = hessian;
-      maxG = Math.max(maxG, Math.abs(d));
-      maxH = Math.max(maxH, hessian);
+      state[o + 2] = p;
+      maxG = Math.max(maxG, Math.abs(p - state[o]!));
+      maxH = Math.max(maxH, p * (1 - p));
     }
     maxima[0] = maxG;
-    maxima[1] = maxH;
+    maxima[1] = Math.max(maxH, 1e-16);
   } else {
     for (let o = start * stride, e = end * stride; o < e; o += stride) {
       let max = -Infinity;
       for (let k = 0; k < outputs; k++) max = Math.max(max, state[o + rawAt(k)]!);
-      // Each exponential is computed once, parked in the gradient's place, then turned into the gradient.
+      // Each exponential is computed once, parked in the probability's place, then normalised.
       let sum = 0;
-      for (let k = 0; k < outputs; k++) sum += state[o + gradientAt(k)] = Math.exp(state[o + rawAt(k)]! - max);
+      for (let k = 0; k < outputs; k++) sum += state[o + probabilityAt(outputs, k)] = Math.exp(state[o + rawAt(k)]! - max);
       const label = state[o]!;
       for (let k = 0; k < outputs; k++) {
-        const p = state[o + gradientAt(k)]! / sum;
-        const d = p - (label === k ? 1 : 0);
-        const hessian = Math.max(p * (1 - p), 1e-16);
-        state[o + gradientAt(k)] = d;
-        state[o + hessianAt(k)] = hessian;
-        maxima[k * 2] = Math.max(maxima[k * 2]!, Math.abs(d));
-        maxima[k * 2 + 1] = Math.max(maxima[k * 2 + 1]!, hessian);
+        const p = state[o + probabilityAt(outputs, k)]! / sum;
+        state[o + probabilityAt(outputs, k)] = p;
+        maxima[k * 2] = Math.max(maxima[k * 2]!, Math.abs(p - (label === k ? 1 : 0)));
+        maxima[k * 2 + 1] = Math.max(maxima[k * 2 + 1]!, p * (1 - p));
       }
     }
+    for (let k = 0; k < outputs; k++) maxima[k * 2 + 1] = Math.max(maxima[k * 2 + 1]!, 1e-16);
   }
+}
+
+/** Where the class-k tree's gradients come from, in the shards' state. */
+function gradientSource(b: ShardBuffers, k: number): GradientSource {
+  const regression = b.objective === 'regression';
+  return {
+    values: b.state,
+    stride: b.stride,
+    targetAt: STATE_Y,
+    scoreAt: regression ? rawAt(0) : probabilityAt(b.outputs, k),
+    loss: regression ? 'squared' : 'log',
+    classIndex: b.objective === 'multiclass' ? k : -1,
+  };
 }
 
 /**
@@ -608,7 +618,7 @@ function partitionLeaf(b: ShardBuffers, from: number, to: number, split: ShardSp
   const bytes = new Uint8Array(b.words.buffer, b.words.byteOffset, b.words.byteLength);
   const stride = b.wordsPerRow * 4;
   const { words, wordsPerRow, packed, state } = b;
-  const rowState = stateStride(b.outputs);
+  const rowState = b.stride;
   const f = split.feature;
   let lo = from;
   let hi = to;
@@ -664,7 +674,7 @@ function partitionSample(b: ShardBuffers, from: number, to: number): number {
     while (i <= j && sampled[i] === 1) i++;
     while (i <= j && sampled[j] === 0) j--;
     if (i >= j) break;
-    swapRows(b.words, b.wordsPerRow, b.packed, b.state, stateStride(b.outputs), i, j);
+    swapRows(b.words, b.wordsPerRow, b.packed, b.state, b.stride, i, j);
     i++;
     j--;
   }
@@ -689,7 +699,7 @@ function routeUnsampled(b: ShardBuffers, from: number, to: number, k: number): v
       else left = bin <= t[TREE_BIN * n + node]!;
       node = left ? t[TREE_LEFT * n + node]! : t[TREE_RIGHT * n + node]!;
     }
-    const j = p * stateStride(b.outputs) + rawAt(k);
+    const j = p * b.stride + rawAt(k);
     b.state[j] = b.state[j]! + b.nodeValues[node]!;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildHistogram, CHUNK_ROWS, GRADIENT_LEVELS, gradientScales, packGradients } from '../../../shared/training/histograms';
+import { buildHistogram, CHUNK_ROWS, GRADIENT_LEVELS, gradientScales, packGradients, sumGradients, type GradientSource } from '../../../shared/training/histograms';
 import { mulberry32 } from '../../../shared/training/split';
 
 /** Rows of `features` bins padded to whole 32-bit words, with their gradients packed as training packs them. */
@@ -8,11 +8,17 @@ function shared(rows: number, features: number) {
   const wordsPerRow = (features + 3) >> 2;
   const bins = new Uint8Array(new SharedArrayBuffer(rows * wordsPerRow * 4));
   for (let r = 0; r < rows; r++) for (let f = 0; f < features; f++) bins[r * wordsPerRow * 4 + f] = Math.floor(random() * 256);
-  const values = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 0 ? random() - 0.5 : random() * 0.25));
+  // Rows of [target, probability], as a binary classifier's state holds them.
+  const values = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 0 ? (random() < 0.5 ? 1 : 0) : random()));
   const packed = new Float64Array(new SharedArrayBuffer(rows * 8));
-  packGradients(values, 2, 0, 1, 0, rows, gradientScales(0.5, 0.25), 9, packed);
+  packGradients(logLoss(values, -1), 0, rows, gradientScales(1, 0.25), 9, packed);
   const words = new Uint32Array(bins.buffer);
   return { bins, words, wordsPerRow, packed };
+}
+
+/** Rows of [target, probability]: the gradient of class `classIndex` (-1: binary) under log loss. */
+function logLoss(values: Float64Array, classIndex: number): GradientSource {
+  return { values, stride: 2, targetAt: 0, scoreAt: 1, loss: 'log', classIndex };
 }
 
 /** A row's quantised [gradient, hessian], read back from its packed value. */
@@ -42,12 +48,13 @@ describe('packGradients', () => {
   it('rounds gradients and hessians to integer levels whose sums, scaled back, stay close to the exact sums', () => {
     const rows = 20_000;
     const random = mulberry32(1);
-    const gradients = Float64Array.from({ length: rows }, () => random() * 2 - 1.2);
-    const hessians = Float64Array.from({ length: rows }, () => random() * 0.25);
+    // Three classes; the tree of class 2: g = p - [target is 2], h = p (1 - p).
+    const values = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 0 ? Math.floor(random() * 3) : random()));
+    const gradientOf = (i: number): number => values[2 * i + 1]! - (values[2 * i] === 2 ? 1 : 0);
+    const hessianOf = (i: number): number => values[2 * i + 1]! * (1 - values[2 * i + 1]!);
     const packed = new Float64Array(rows);
-    const values = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 0 ? gradients[j >> 1]! : hessians[j >> 1]!));
-    const scales = gradientScales(1.2, 0.25);
-    packGradients(values, 2, 0, 1, 0, rows, scales, 5, packed);
+    const scales = gradientScales(1, 0.25);
+    packGradients(logLoss(values, 2), 0, rows, scales, 5, packed);
     let g = 0;
     let h = 0;
     let exactG = 0;
@@ -58,26 +65,32 @@ describe('packGradients', () => {
       expect(Number.isInteger(hq) && hq >= 0 && hq <= GRADIENT_LEVELS).toBe(true);
       expect(packed[i]! - gq * 2 ** 33 - hq * 2 ** 14).toBe(1);
       // Stochastic rounding moves a value by less than one level.
-      expect(Math.abs(gq * scales.gradient - gradients[i]!)).toBeLessThan(scales.gradient);
+      expect(Math.abs(gq * scales.gradient - gradientOf(i))).toBeLessThan(scales.gradient);
       g += gq;
       h += hq;
-      exactG += gradients[i]!;
-      exactH += hessians[i]!;
+      exactG += gradientOf(i);
+      exactH += hessianOf(i);
     }
     // Unbiased: the error of a sum grows like √rows levels, not like rows.
     expect(Math.abs(g * scales.gradient - exactG)).toBeLessThan(3 * Math.sqrt(rows) * scales.gradient);
     expect(Math.abs(h * scales.hessian - exactH)).toBeLessThan(3 * Math.sqrt(rows) * scales.hessian);
+    // The exact sums, as leaf values use them.
+    const sums = new Float64Array(2);
+    sumGradients(logLoss(values, 2), 0, rows, sums, 0);
+    expect(sums[0]).toBeCloseTo(exactG, 8);
+    expect(sums[1]).toBeCloseTo(exactH, 8);
   });
 
-  it('is deterministic for a seed, keeps a constant hessian exact, and reads one class of interleaved state', () => {
+  it('is deterministic for a seed, keeps the constant hessian of squared error exact, and reads rows of state', () => {
     const rows = 1_000;
     const random = mulberry32(2);
-    // Rows of [class-0 gradient, class-1 gradient, class-1 hessian]; class 1 is the one packed.
-    const values = Float64Array.from({ length: rows * 3 }, (_, j) => (j % 3 === 0 ? 100 : j % 3 === 1 ? random() - 0.5 : 1));
-    const scales = gradientScales(0.5, 1);
+    // Rows of [target, raw score, something else]: g = raw - target, h = 1.
+    const values = Float64Array.from({ length: rows * 3 }, (_, j) => (j % 3 === 0 ? random() : j % 3 === 1 ? random() - 0.5 : 100));
+    const squared: GradientSource = { values, stride: 3, targetAt: 0, scoreAt: 1, loss: 'squared', classIndex: -1 };
+    const scales = gradientScales(1.5, 1);
     const pack = (seed: number, start = 0) => {
       const packed = new Float64Array(rows);
-      packGradients(values, 3, 1, 2, start, rows, scales, seed, packed);
+      packGradients(squared, start, rows, scales, seed, packed);
       return packed;
     };
     const first = pack(3);
@@ -87,6 +100,11 @@ describe('packGradients', () => {
     for (let i = 0; i < rows; i++) expect(unpack(first[i]!)[1]).toBe(GRADIENT_LEVELS);
     // Positions before `start` are left alone.
     expect(pack(3, 10).subarray(0, 10).every((v) => v === 0)).toBe(true);
+    const sums = new Float64Array(4);
+    sumGradients(squared, 10, 20, sums, 2);
+    let g = 0;
+    for (let i = 10; i < 20; i++) g += values[3 * i + 1]! - values[3 * i]!;
+    expect([sums[0], sums[1], sums[2], sums[3]]).toEqual([0, 0, g, 10]);
   });
 
   it('maps the largest |gradient| and hessian to the top level, and an all-zero column to a unit scale', () => {
@@ -114,10 +132,11 @@ describe('buildHistogram', () => {
     const features = 4;
     const bins = new Uint8Array(rows * 4);
     for (let r = 0; r < rows; r++) bins[r * 4 + 1] = r % 2;
-    // Every row at the largest gradient level (negative in odd rows) and the largest hessian level.
-    const values = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 1 ? 0.25 : (j >> 1) % 2 === 0 && j >> 1 < CHUNK_ROWS ? 1 : -1));
+    // Every row at the largest gradient level (negative where the target is 1) and the largest
+    // hessian level: probability ½, so g = ±½ and h = ¼, each the top of its scale.
+    const values = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 1 ? 0.5 : (j >> 1) % 2 === 0 && j >> 1 < CHUNK_ROWS ? 0 : 1));
     const packed = new Float64Array(rows);
-    packGradients(values, 2, 0, 1, 0, rows, gradientScales(1, 0.25), 1, packed);
+    packGradients(logLoss(values, -1), 0, rows, gradientScales(0.5, 0.25), 1, packed);
     const out = new Float64Array(features * 768);
     buildHistogram(new Uint32Array(bins.buffer), 1, features, packed, 0, rows, Int32Array.from([0, 1, 2, 3]), new Float64Array(features * 256), out);
     const positive = Math.ceil(CHUNK_ROWS / 2);

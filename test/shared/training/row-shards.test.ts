@@ -39,10 +39,10 @@ function growTwoSplits(s: RowShards): { root: Float64Array; left: Float64Array; 
   const used = s.startTree(0, gradientScales(maxGradient[0]!, maxHessian[0]!), 99, all, root);
   const left = histogram();
   // Feature 3 below bin 12 goes left, missing values too; then the right side splits on category 7 of feature 4.
-  s.split(0, 1, used, { feature: 3, bin: 11, categorical: false, missingLeft: true }, true, all, left);
+  s.split(0, 1, used, { feature: 3, bin: 11, categorical: false, missingLeft: true }, true, left);
   const right = histogram();
   const rightRows = rangesOf(s, 1).reduce((n, [a, b]) => n + b - a, 0);
-  s.split(1, 2, rightRows, { feature: 4, bin: 7, categorical: true, missingLeft: false }, false, all, right);
+  s.split(1, 2, rightRows, { feature: 4, bin: 7, categorical: true, missingLeft: false }, false, right);
   const sums = s.leafSums(0, 3, used);
   const tree: BinnedTree = {
     feature: [3, -1, 4, -1, -1],
