@@ -71,10 +71,20 @@ export function designWidth(features: readonly PipelineFeature[]): number {
   return width;
 }
 
-/** Builds the row-major design matrix of the given rows, exactly as the exported graph computes it. */
-export function designMatrix(features: readonly PipelineFeature[], table: TrainingTable, rows: Int32Array): { x: Float64Array; cols: number } {
+/**
+ * A design matrix's values: float32, as the exported graph computes them, from `designMatrix`;
+ * float64 where a caller builds its own.
+ */
+export type DesignValues = Float32Array | Float64Array;
+
+/**
+ * Builds the row-major design matrix of the given rows, exactly as the exported graph computes it:
+ * in float32, which is also half the memory. A fresh page cost ~10 µs here, so the float64 matrix
+ * of 1,000,000 × 28 rows spent 0.6 s being allocated.
+ */
+export function designMatrix(features: readonly PipelineFeature[], table: TrainingTable, rows: Int32Array): { x: Float32Array; cols: number } {
   const cols = designWidth(features);
-  const x = new Float64Array(rows.length * cols);
+  const x = new Float32Array(rows.length * cols);
   const indexes = features.map((f) => (f.kind === 'category' ? new Map(f.categories.map((c, k) => [c, k])) : undefined));
   // Column by column within blocks of rows: each feature's values are read in row order and
   // written with a stride, while the block of the matrix being filled stays in cache.

@@ -102,7 +102,7 @@ function checkSquare(m: Float64Array, n: number, name: string): void {
  * Checks that `m` is a row-major `rows × cols` matrix of finite numbers.
  * @throws Error naming the matrix, the expected shape, or the first non-finite entry's row and column
  */
-export function checkMatrix(m: Float64Array, rows: number, cols: number, name: string): void {
+export function checkMatrix(m: Float32Array | Float64Array, rows: number, cols: number, name: string): void {
   if (!Number.isInteger(rows) || rows < 0) throw new Error(`rows must be a non-negative integer, got ${rows}`);
   if (!Number.isInteger(cols) || cols < 0) throw new Error(`cols must be a non-negative integer, got ${cols}`);
   if (m.length !== rows * cols) {

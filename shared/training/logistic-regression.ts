@@ -1,3 +1,4 @@
+import type { DesignValues } from './design-matrix';
 /**
  * Multinomial (softmax) logistic regression with an L2 penalty, fitted by L-BFGS on a
  * prepared design matrix. Deterministic: no randomness, fixed evaluation order.
@@ -58,7 +59,7 @@ const ROUNDING_SLACK = 1e-10;
  *   with no rows, or an invalid option
  */
 export function fitLogisticRegression(
-  x: Float64Array,
+  x: DesignValues,
   rows: number,
   cols: number,
   y: Int32Array,
@@ -166,7 +167,7 @@ export function fitLogisticRegression(
  * Class probabilities, `rows × classes` row-major: the softmax of `coefficients · x_i + intercepts`.
  * @throws Error when `x` is not `rows × model.cols` or the model's arrays do not match its shape
  */
-export function predictProbabilities(model: LogisticRegressionModel, x: Float64Array, rows: number): Float64Array {
+export function predictProbabilities(model: LogisticRegressionModel, x: DesignValues, rows: number): Float64Array {
   const { classes, cols, coefficients, intercepts } = model;
   checkModel(model);
   if (!Number.isInteger(rows) || rows < 0) throw new Error(`rows must be a non-negative integer, got ${rows}`);
@@ -203,7 +204,7 @@ export function predictProbabilities(model: LogisticRegressionModel, x: Float64A
  * @throws Error for a shape mismatch or a label out of range
  */
 export function logisticObjective(
-  x: Float64Array,
+  x: DesignValues,
   rows: number,
   cols: number,
   y: Int32Array,
@@ -224,7 +225,7 @@ export function logisticObjective(
 type Objective = (params: Float64Array, gradient: Float64Array) => number;
 
 function objectiveAndGradient(
-  x: Float64Array,
+  x: DesignValues,
   rows: number,
   cols: number,
   y: Int32Array,
@@ -270,7 +271,7 @@ function objectiveAndGradient(
 // Two classes: the loss depends only on the score difference (W₁ − W₀)·x + (b₁ − b₀), and class 0's
 // residual is minus class 1's, so each row needs one dot product and one scaled add instead of two.
 function binaryObjectiveAndGradient(
-  x: Float64Array,
+  x: DesignValues,
   rows: number,
   cols: number,
   y: Int32Array,
@@ -316,7 +317,7 @@ function addRidgePenalty(params: Float64Array, gradient: Float64Array, weightCou
 
 // Σ_j a[aStart + j]·b[bStart + j]. Four partial sums, because one running sum would wait on
 // the latency of every addition; the fixed order keeps the result deterministic.
-function rowDot(a: Float64Array, aStart: number, b: Float64Array, bStart: number, length: number): number {
+function rowDot(a: Float64Array, aStart: number, b: DesignValues, bStart: number, length: number): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
@@ -333,7 +334,7 @@ function rowDot(a: Float64Array, aStart: number, b: Float64Array, bStart: number
 }
 
 // out[outStart + j] += scale·x[xStart + j], unrolled by four to cut loop overhead in the hot pass.
-function addScaledRow(scale: number, x: Float64Array, xStart: number, out: Float64Array, outStart: number, length: number): void {
+function addScaledRow(scale: number, x: DesignValues, xStart: number, out: Float64Array, outStart: number, length: number): void {
   let j = 0;
   for (const unrolled = length - (length & 3); j < unrolled; j += 4) {
     out[outStart + j] = out[outStart + j]! + scale * x[xStart + j]!;
@@ -516,7 +517,7 @@ function checkModel(model: LogisticRegressionModel): void {
   if (intercepts.length !== classes) throw new Error(`model has ${intercepts.length} intercepts, expected ${classes}`);
 }
 
-function columnMeans(x: Float64Array, rows: number, cols: number): Float64Array {
+function columnMeans(x: DesignValues, rows: number, cols: number): Float64Array {
   const means = new Float64Array(cols);
   for (let i = 0, rowStart = 0; i < rows; i++, rowStart += cols) {
     for (let j = 0; j < cols; j++) means[j] = means[j]! + x[rowStart + j]!;

@@ -1,3 +1,4 @@
+import type { DesignValues } from './design-matrix';
 /**
  * Ridge regression with an unpenalised intercept, solved exactly through the normal equations.
  */
@@ -28,7 +29,7 @@ export interface RidgeModel {
  *   {@link NotPositiveDefiniteError} as its `cause`
  */
 export function fitRidge(
-  x: Float64Array,
+  x: DesignValues,
   rows: number,
   cols: number,
   y: Float64Array,
@@ -116,7 +117,7 @@ export function fitRidge(
  * Predictions `x_i · coefficients + intercept`, one per row.
  * @throws Error when `x` is not `rows × model.cols` or the model's coefficients do not match `cols`
  */
-export function predictRidge(model: RidgeModel, x: Float64Array, rows: number): Float64Array {
+export function predictRidge(model: RidgeModel, x: DesignValues, rows: number): Float64Array {
   const { cols, coefficients, intercept } = model;
   if (coefficients.length !== cols) throw new Error(`model has ${coefficients.length} coefficients, expected ${cols}`);
   if (!Number.isInteger(rows) || rows < 0) throw new Error(`rows must be a non-negative integer, got ${rows}`);
