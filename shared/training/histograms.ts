@@ -36,14 +36,15 @@ export function gradientScales(maxAbsGradient: number, maxHessian: number): Grad
 /**
  * Where a tree's gradients come from: position p's row is `values[p × stride ..]`, holding its
  * target and its score. Squared error: the score is the raw score, g = score − target, h = 1. Log
- * loss: the score is the class probability, g = p − [target is the class], h = max(p(1 − p), 1e-16).
+ * loss: the class probability p is the score ('log'), or 1 / (1 + score) where the score is
+ * e^−raw of a binary classifier ('logistic'); g = p − [target is the class], h = max(p(1 − p), 1e-16).
  */
 export interface GradientSource {
   readonly values: Float64Array;
   readonly stride: number;
   readonly targetAt: number;
   readonly scoreAt: number;
-  readonly loss: 'squared' | 'log';
+  readonly loss: 'squared' | 'log' | 'logistic';
   /** With log loss, the class of the tree; -1 for binary, where the target (0 or 1) is the indicator itself. */
   readonly classIndex: number;
 }
@@ -56,6 +57,7 @@ export interface GradientSource {
 export function packGradients(source: GradientSource, start: number, end: number, scales: GradientScales, seed: number, packed: Float64Array): void {
   const { values, stride, targetAt, scoreAt, classIndex } = source;
   const squared = source.loss === 'squared';
+  const logistic = source.loss === 'logistic';
   const gInverse = 1 / scales.gradient;
   const hInverse = 1 / scales.hessian;
   // mulberry32 inline: one 32-bit draw gives both roundings 16 bits of randomness each.
@@ -68,8 +70,9 @@ export function packGradients(source: GradientSource, start: number, end: number
     const score = values[o + scoreAt]!;
     const target = values[o + targetAt]!;
     // The branches test loop invariants: they cost nothing once predicted.
-    const g = squared ? score - target : score - (classIndex < 0 ? target : target === classIndex ? 1 : 0);
-    const h = squared ? 1 : Math.max(score * (1 - score), 1e-16);
+    const q = logistic ? 1 / (1 + score) : score;
+    const g = squared ? score - target : q - (classIndex < 0 ? target : target === classIndex ? 1 : 0);
+    const h = squared ? 1 : Math.max(q * (1 - q), 1e-16);
     // min/max guard the rounding of g / scale just past a level at the extremes.
     const gq = Math.max(-GRADIENT_LEVELS, Math.min(GRADIENT_LEVELS, Math.floor(g * gInverse + (t & 0xffff) / 65536)));
     const hq = Math.max(0, Math.min(GRADIENT_LEVELS, Math.floor(h * hInverse + (t >>> 16) / 65536)));
@@ -86,8 +89,10 @@ export function sumGradients(source: GradientSource, start: number, end: number,
     for (let o = start * stride, e = end * stride; o < e; o += stride) g += values[o + scoreAt]! - values[o + targetAt]!;
     h = end - start;
   } else {
+    const logistic = source.loss === 'logistic';
     for (let o = start * stride, e = end * stride; o < e; o += stride) {
-      const p = values[o + scoreAt]!;
+      const score = values[o + scoreAt]!;
+      const p = logistic ? 1 / (1 + score) : score;
       const target = values[o + targetAt]!;
       g += p - (classIndex < 0 ? target : target === classIndex ? 1 : 0);
       h += Math.max(p * (1 - p), 1e-16);

@@ -44,9 +44,10 @@ export interface ShardBuffers {
   readonly packed: Float64Array;
   /**
    * The rest of the row at each position, `stride` float64s: its target, its raw score per class,
-   * and (classifiers) its probability per class at the round's start (see {@link STATE_Y},
-   * {@link rawAt}, {@link probabilityAt}). Gradients and hessians follow from these where they are
-   * needed, so a moved row carries two or three float64s less.
+   * and for multiclass its probability per class at the round's start, for binary e^−raw (see
+   * {@link STATE_Y}, {@link rawAt}, {@link probabilityAt}). Gradients and hessians follow from
+   * these where they are needed, so a moved row carries two or three float64s less; e^−raw follows
+   * each score update by one multiplication, so binary rounds take no exponential per row.
    */
   readonly state: Float64Array;
   readonly stride: number;
@@ -109,6 +110,8 @@ const TREE_RIGHT = 4;
 const TREE_MISSING_LEFT = 5;
 const TREE_FIELDS = 6;
 const MISSING_BIN = 255;
+/** A binary leaf value this large recomputes e^−raw (one exponential per row) rather than scaling it, which could overflow. */
+const EXACT_FROM = 30;
 
 export const shardStart = (rows: number, shard: number): number => Math.floor((rows * shard) / SHARDS);
 
@@ -163,6 +166,7 @@ export function shardBuffers(init: RowShardsInit): ShardBuffers {
   for (let i = 0, o = 0; i < rows; i++, o += stride) {
     state[o + STATE_Y] = init.y[i]!;
     for (let k = 0; k < outputs; k++) state[o + rawAt(k)] = init.baseScores[k]!;
+    if (init.objective === 'binary') state[o + probabilityAt(1, 0)] = Math.exp(-init.baseScores[0]!);
   }
   const maxNodes = 2 * maxLeaves;
   const control = shared(Int32Array, 4, CONTROL_WORDS);
@@ -474,11 +478,23 @@ function runShardTask(b: ShardBuffers, shard: number, tally: Float64Array, out: 
     case Task.AddValues: {
       const k = control[PARAM]!;
       const slots = control[PARAM + 1]!;
+      const { state, stride } = b;
       for (let l = 0; l < slots; l++) {
         const value = b.leafValues[l]!;
         const at = leaf(l);
-        const stride = b.stride;
-        for (let o = b.leaves[at]! * stride + rawAt(k), e = b.leaves[at + 1]! * stride; o < e; o += stride) b.state[o] = b.state[o]! + value;
+        const from = b.leaves[at]! * stride;
+        const to = b.leaves[at + 1]! * stride;
+        if (b.objective !== 'binary') {
+          for (let o = from + rawAt(k); o < to; o += stride) state[o] = state[o]! + value;
+        } else if (Math.abs(value) < EXACT_FROM) {
+          const factor = Math.exp(-value);
+          for (let o = from; o < to; o += stride) {
+            state[o + 1] = state[o + 1]! + value;
+            state[o + 2] = state[o + 2]! * factor;
+          }
+        } else {
+          for (let o = from; o < to; o += stride) state[o + 2] = Math.exp(-(state[o + 1] = state[o + 1]! + value));
+        }
       }
       routeUnsampled(b, control[SAMPLED_END + shard]!, end, k);
       return;
@@ -490,8 +506,9 @@ function runShardTask(b: ShardBuffers, shard: number, tally: Float64Array, out: 
 }
 
 /**
- * Each row's class probabilities from its raw scores (classifiers), and the largest |gradient| and
- * hessian per class into `maxima` ([class][2]), which set the quantisation scales.
+ * Each row's class probabilities from its raw scores (multiclass; binary keeps e^−raw up to date as
+ * it goes), and the largest |gradient| and hessian per class into `maxima` ([class][2]), which set
+ * the quantisation scales.
  */
 function computeGradients(b: ShardBuffers, start: number, end: number, maxima: Float64Array): void {
   const { state, outputs, stride } = b;
@@ -505,8 +522,7 @@ function computeGradients(b: ShardBuffers, start: number, end: number, maxima: F
     let maxG = 0;
     let maxH = 0;
     for (let o = start * stride, e = end * stride; o < e; o += stride) {
-      const p = 1 / (1 + Math.exp(-state[o + 1]!));
-      state[o + 2] = p;
+      const p = 1 / (1 + state[o + 2]!);
       maxG = Math.max(maxG, Math.abs(p - state[o]!));
       maxH = Math.max(maxH, p * (1 - p));
     }
@@ -539,7 +555,7 @@ function gradientSource(b: ShardBuffers, k: number): GradientSource {
     stride: b.stride,
     targetAt: STATE_Y,
     scoreAt: regression ? rawAt(0) : probabilityAt(b.outputs, k),
-    loss: regression ? 'squared' : 'log',
+    loss: regression ? 'squared' : b.objective === 'binary' ? 'logistic' : 'log',
     classIndex: b.objective === 'multiclass' ? k : -1,
   };
 }
@@ -701,5 +717,6 @@ function routeUnsampled(b: ShardBuffers, from: number, to: number, k: number): v
     }
     const j = p * b.stride + rawAt(k);
     b.state[j] = b.state[j]! + b.nodeValues[node]!;
+    if (b.objective === 'binary') b.state[j + 1] = Math.exp(-b.state[j]!);
   }
 }

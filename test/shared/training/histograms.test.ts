@@ -107,6 +107,26 @@ describe('packGradients', () => {
     expect([sums[0], sums[1], sums[2], sums[3]]).toEqual([0, 0, g, 10]);
   });
 
+  it('reads a binary classifier kept as e^−raw as it reads the probability 1 / (1 + e^−raw)', () => {
+    const rows = 2_000;
+    const random = mulberry32(6);
+    const raw = Float64Array.from({ length: rows }, () => random() * 8 - 4);
+    const target = Float64Array.from({ length: rows }, () => (random() < 0.5 ? 1 : 0));
+    const asProbability = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 0 ? target[j >> 1]! : 1 / (1 + Math.exp(-raw[j >> 1]!))));
+    const asExponential = Float64Array.from({ length: rows * 2 }, (_, j) => (j % 2 === 0 ? target[j >> 1]! : Math.exp(-raw[j >> 1]!)));
+    const logistic: GradientSource = { values: asExponential, stride: 2, targetAt: 0, scoreAt: 1, loss: 'logistic', classIndex: -1 };
+    const [fromProbability, fromExponential] = [logLoss(asProbability, -1), logistic].map((source) => {
+      const packed = new Float64Array(rows);
+      packGradients(source, 0, rows, gradientScales(1, 0.25), 8, packed);
+      const sums = new Float64Array(2);
+      sumGradients(source, 0, rows, sums, 0);
+      return { packed, sums };
+    });
+    expect(same(fromProbability!.packed, fromExponential!.packed)).toBe(true);
+    expect(fromExponential!.sums[0]).toBeCloseTo(fromProbability!.sums[0]!, 10);
+    expect(fromExponential!.sums[1]).toBeCloseTo(fromProbability!.sums[1]!, 10);
+  });
+
   it('maps the largest |gradient| and hessian to the top level, and an all-zero column to a unit scale', () => {
     expect(gradientScales(2, 0.5)).toEqual({ gradient: 2 / GRADIENT_LEVELS, hessian: 0.5 / GRADIENT_LEVELS });
     expect(gradientScales(0, 0)).toEqual({ gradient: 1, hessian: 1 });

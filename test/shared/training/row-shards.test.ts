@@ -137,7 +137,11 @@ describe('RowShards', () => {
       // A one-leaf tree: sampled rows get the leaf's value by their range, the rest by routing.
       s.addLeafValues(0, [0.75], { feature: [-1], splitBin: [0], categorical: [0], left: [-1], right: [-1], missingLeft: [0], value: [0.75] });
       const stride = s.buffers.state.length / rows;
-      for (let p = 0; p < rows; p++) expect(s.buffers.state[p * stride + 1]).toBeCloseTo(-0.4 + 0.75, 12);
+      for (let p = 0; p < rows; p++) {
+        expect(s.buffers.state[p * stride + 1]).toBeCloseTo(-0.4 + 0.75, 12);
+        // A binary classifier's e^−raw follows its raw score, by range or by routing alike.
+        expect(s.buffers.state[p * stride + 2]).toBeCloseTo(Math.exp(0.4 - 0.75), 12);
+      }
     } finally {
       s.close();
     }
