@@ -72,10 +72,14 @@ export function packGradients(source: GradientSource, start: number, end: number
     // The branches test loop invariants: they cost nothing once predicted.
     const q = logistic ? 1 / (1 + score) : score;
     const g = squared ? score - target : q - (classIndex < 0 ? target : target === classIndex ? 1 : 0);
-    const h = squared ? 1 : Math.max(q * (1 - q), 1e-16);
-    // min/max guard the rounding of g / scale just past a level at the extremes.
-    const gq = Math.max(-GRADIENT_LEVELS, Math.min(GRADIENT_LEVELS, Math.floor(g * gInverse + (t & 0xffff) / 65536)));
-    const hq = Math.max(0, Math.min(GRADIENT_LEVELS, Math.floor(h * hInverse + (t >>> 16) / 65536)));
+    let h = squared ? 1 : q * (1 - q);
+    if (h < 1e-16) h = 1e-16;
+    // The clamps guard the rounding of g / scale just past a level at the extremes. Comparisons,
+    // not Math.min/max, whose NaN and −0 rules cost more than the rest of the loop.
+    let gq = Math.floor(g * gInverse + (t & 0xffff) / 65536);
+    gq = gq > GRADIENT_LEVELS ? GRADIENT_LEVELS : gq < -GRADIENT_LEVELS ? -GRADIENT_LEVELS : gq;
+    let hq = Math.floor(h * hInverse + (t >>> 16) / 65536);
+    hq = hq > GRADIENT_LEVELS ? GRADIENT_LEVELS : hq < 0 ? 0 : hq;
     packed[p] = gq * G_UNIT + hq * H_UNIT + 1;
   }
 }
@@ -95,7 +99,8 @@ export function sumGradients(source: GradientSource, start: number, end: number,
       const p = logistic ? 1 / (1 + score) : score;
       const target = values[o + targetAt]!;
       g += p - (classIndex < 0 ? target : target === classIndex ? 1 : 0);
-      h += Math.max(p * (1 - p), 1e-16);
+      const hessian = p * (1 - p);
+      h += hessian < 1e-16 ? 1e-16 : hessian;
     }
   }
   out[at] = g;
