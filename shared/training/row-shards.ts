@@ -30,14 +30,18 @@ const HELPER_TIMEOUT_MS = 120_000;
  */
 const SPINS = 1 << 16;
 
-/** Everything both threads read and write; each typed array lives on a SharedArrayBuffer. */
-export interface ShardBuffers {
+/** What is trained: the rows, their binned features, the outputs (one per class for multiclass). */
+export interface ShardShape {
   readonly rows: number;
   readonly features: number;
   readonly wordsPerRow: number;
   readonly outputs: number;
   readonly objective: GbdtObjective;
   readonly maxLeaves: number;
+}
+
+/** Everything both threads read and write; each typed array lives on a SharedArrayBuffer. */
+export interface ShardBuffers extends ShardShape {
   /** Binned rows by position: feature f of the row at position p is byte p × wordsPerRow × 4 + f. */
   readonly words: Uint32Array;
   /** The quantised gradient, hessian and count of the row at each position, for the tree being grown. */
@@ -69,7 +73,7 @@ export interface ShardBuffers {
   readonly leafSums: Float64Array;
   /** Per leaf slot, the value the tree adds (float32, as in the graph). */
   readonly leafValues: Float64Array;
-  /** The tree just grown, to route rows outside the sample: [field][node], fields in TREE_* order. */
+  /** The tree just grown, to route rows outside the sample: [field][node], fields in TreeField order. */
   readonly tree: Int32Array;
   readonly nodeValues: Float64Array;
   /** The features a tree may split on (the first control[ALLOWED_COUNT]). */
@@ -101,14 +105,16 @@ const enum Task {
   Loss,
 }
 
-// fields of the routing tree
-const TREE_FEATURE = 0;
-const TREE_BIN = 1;
-const TREE_CATEGORICAL = 2;
-const TREE_LEFT = 3;
-const TREE_RIGHT = 4;
-const TREE_MISSING_LEFT = 5;
-const TREE_FIELDS = 6;
+/** Fields of the routing tree, each an array over its nodes. */
+const enum TreeField {
+  Feature,
+  Bin,
+  Categorical,
+  Left,
+  Right,
+  MissingLeft,
+  Count,
+}
 const MISSING_BIN = 255;
 /** A binary leaf value this large recomputes e^−raw (one exponential per row) rather than scaling it, which could overflow. */
 const EXACT_FROM = 30;
@@ -140,13 +146,7 @@ export interface BinnedTree {
   readonly value: ArrayLike<number>;
 }
 
-export interface RowShardsInit {
-  readonly rows: number;
-  readonly features: number;
-  readonly wordsPerRow: number;
-  readonly outputs: number;
-  readonly objective: GbdtObjective;
-  readonly maxLeaves: number;
+export interface RowShardsInit extends ShardShape {
   /** Row-major bins, by row, on a SharedArrayBuffer: becomes the shards' `words`, and is reordered. */
   readonly bins: Uint8Array;
   readonly y: ArrayLike<number>;
@@ -191,7 +191,7 @@ export function shardBuffers(init: RowShardsInit): ShardBuffers {
     leaves: shared(Int32Array, 4, maxLeaves * SHARDS * 2),
     leafSums: shared(Float64Array, 8, SHARDS * maxLeaves * 2),
     leafValues: shared(Float64Array, 8, maxLeaves),
-    tree: shared(Int32Array, 4, TREE_FIELDS * maxNodes),
+    tree: shared(Int32Array, 4, TreeField.Count * maxNodes),
     nodeValues: shared(Float64Array, 8, maxNodes),
     allowed: shared(Int32Array, 4, features),
   };
@@ -323,14 +323,14 @@ export class RowShards {
     control[PARAM + 1] = values.length;
     const nodes = tree.left.length;
     const routing = this.buffers.tree;
-    const maxNodes = routing.length / TREE_FIELDS;
+    const maxNodes = routing.length / TreeField.Count;
     for (let node = 0; node < nodes; node++) {
-      routing[TREE_FEATURE * maxNodes + node] = tree.feature[node]!;
-      routing[TREE_BIN * maxNodes + node] = tree.splitBin[node]!;
-      routing[TREE_CATEGORICAL * maxNodes + node] = tree.categorical[node]!;
-      routing[TREE_LEFT * maxNodes + node] = tree.left[node]!;
-      routing[TREE_RIGHT * maxNodes + node] = tree.right[node]!;
-      routing[TREE_MISSING_LEFT * maxNodes + node] = tree.missingLeft[node]!;
+      routing[TreeField.Feature * maxNodes + node] = tree.feature[node]!;
+      routing[TreeField.Bin * maxNodes + node] = tree.splitBin[node]!;
+      routing[TreeField.Categorical * maxNodes + node] = tree.categorical[node]!;
+      routing[TreeField.Left * maxNodes + node] = tree.left[node]!;
+      routing[TreeField.Right * maxNodes + node] = tree.right[node]!;
+      routing[TreeField.MissingLeft * maxNodes + node] = tree.missingLeft[node]!;
       nodeValues[node] = tree.value[node]!;
     }
     this.#run(Task.AddValues, this.buffers.rows);
@@ -701,19 +701,19 @@ function partitionSample(b: ShardBuffers, from: number, to: number): number {
 function routeUnsampled(b: ShardBuffers, from: number, to: number, k: number): void {
   if (from >= to) return;
   const t = b.tree;
-  const n = t.length / TREE_FIELDS;
+  const n = t.length / TreeField.Count;
   const bytes = new Uint8Array(b.words.buffer, b.words.byteOffset, b.words.byteLength);
   const stride = b.wordsPerRow * 4;
   for (let p = from; p < to; p++) {
     let node = 0;
     const base = p * stride;
-    while (t[TREE_LEFT * n + node]! >= 0) {
-      const bin = bytes[base + t[TREE_FEATURE * n + node]!]!;
+    while (t[TreeField.Left * n + node]! >= 0) {
+      const bin = bytes[base + t[TreeField.Feature * n + node]!]!;
       let left: boolean;
-      if (bin === MISSING_BIN) left = t[TREE_MISSING_LEFT * n + node] === 1;
-      else if (t[TREE_CATEGORICAL * n + node] === 1) left = bin === t[TREE_BIN * n + node];
-      else left = bin <= t[TREE_BIN * n + node]!;
-      node = left ? t[TREE_LEFT * n + node]! : t[TREE_RIGHT * n + node]!;
+      if (bin === MISSING_BIN) left = t[TreeField.MissingLeft * n + node] === 1;
+      else if (t[TreeField.Categorical * n + node] === 1) left = bin === t[TreeField.Bin * n + node];
+      else left = bin <= t[TreeField.Bin * n + node]!;
+      node = left ? t[TreeField.Left * n + node]! : t[TreeField.Right * n + node]!;
     }
     const j = p * b.stride + rawAt(k);
     b.state[j] = b.state[j]! + b.nodeValues[node]!;
