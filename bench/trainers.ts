@@ -220,6 +220,8 @@ function main(): void {
     out(`peers: XGBoost ${versions.xgboost ?? 'not installed'}, scikit-learn ${versions.sklearn ?? 'not installed'} (Debian packages, /usr/bin/python3).`);
     out(`Each trainer runs in its own process on the same files; time is data-in-memory to fitted model (binning included);`);
     out(`peak memory is the process's maximum RSS (data included). ${repeats} run(s) per trainer, median time.`);
+    out(`On this VM the same run can be tens of percent slower from one quarter hour to the next, and modelloop's trees (which move`);
+    out(`rows in memory as they split) more than XGBoost's: compare rows of one run, and repeat runs (--repeats) before reading a ratio.`);
     out(loadLine('began'));
     out(`GBDT settings everywhere: ${GBDT.rounds} trees, ${GBDT.maxLeaves} leaves, learning rate ${GBDT.learningRate}, ${GBDT.maxBins} bins, L2 ${GBDT.l2}, min ${GBDT.minSamplesLeaf} rows per leaf (XGBoost: min_child_weight 1), XGBoost with 2 threads.`);
     out(`modelloop's trees choose splits on gradients quantised to ±32 levels per tree (stochastic rounding, seeded; exact integer histograms), on two row shards (the second on a helper thread), leaf values from the exact gradients.`);
