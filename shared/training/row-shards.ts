@@ -13,7 +13,7 @@ import { buildHistogram, packGradients, SLOTS, sumGradients, type GradientScales
  * train the same bytes.
  *
  * Within a shard the rows are kept ordered by leaf: splitting a leaf moves its rows (bins, quantised
- * gradient, target, raw scores, gradients) into two runs, so every pass over a leaf is sequential.
+ * gradient, target and scores) into two runs, so every pass over a leaf is sequential.
  * Reading a deep leaf's rows scattered over the table cost four times as much per row as reading
  * them in a run, and gathering gradients by row id cost as much as the histograms.
  */
