@@ -13,9 +13,10 @@ import {
   type VersionDocument,
   type VersionEvaluation,
 } from '../registry/documents';
+import { readManifest } from '../registry/durable-record';
 import { inProcessRunner, planFeeds, scoreOnHoldout } from '../registry/holdout';
 import { buildHoldoutInWorker } from '../registry/holdout-worker';
-import { artifactPath, manifestPath, manifestSchema, type Manifest } from '../registry/manifest';
+import { artifactPath, type Manifest } from '../registry/manifest';
 import type { Registry } from '../registry/registry';
 import { higherIsBetter } from '../training/metrics';
 import { readAcceptedDrop, TRAINING_SEED } from '../training/retrain';
@@ -206,9 +207,9 @@ function thresholdsOf(definition: ModelDefinition): Thresholds {
 async function baselineOf(deps: EvaluationDeps, version: VersionDocument): Promise<DriftBaseline | undefined> {
   let manifest: Manifest;
   try {
-    const blob = await deps.blobs.readJson(CONTAINERS.models, manifestPath(version.model, version.version));
-    if (!blob) return undefined;
-    manifest = manifestSchema.parse(blob.value);
+    const read = await readManifest(deps.blobs, version.model, version.version);
+    if (!read) return undefined;
+    manifest = read;
   } catch (err) {
     deps.log.warn(`The manifest of "${version.model}" version ${version.version} could not be read for its drift baseline: ${ensureError(err).message}`);
     return undefined;

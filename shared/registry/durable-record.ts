@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { modelDefinitionSchema } from '../data/model-definition';
 import { CONTAINERS, isConditionFailure, type BlobStore } from '../platform/blob-store';
 import { aliasMoveFields, dataContractSchema, type ModelDocument } from './documents';
-import { aliasesPath, definitionPath } from './manifest';
+import { aliasesPath, definitionPath, manifestPath, manifestSchema, type Manifest } from './manifest';
 
 /**
  * The durable record in blob storage that the registry can always be rebuilt from: each model's
@@ -58,4 +58,10 @@ export async function recordAliasMove(blobs: BlobStore, model: string, move: Ali
       if (!isConditionFailure(err) || attempt >= 10) throw err;
     }
   }
+}
+
+/** The manifest of a version, or undefined when its blob is gone; a manifest that does not parse throws. */
+export async function readManifest(blobs: BlobStore, model: string, version: number): Promise<Manifest | undefined> {
+  const blob = await blobs.readJson(CONTAINERS.models, manifestPath(model, version));
+  return blob ? manifestSchema.parse(blob.value) : undefined;
 }

@@ -74,6 +74,11 @@ describe('GET /models/{model}/versions/{version}', () => {
     const model = await modelWithTwoVersions(stack, 'http-ops');
     const reply = await call(handlers.getVersion, new HttpRequest({ method: 'GET', url: `http://localhost:7071/models/${model}/versions/2`, params: { model, version: '2' } }));
     expect(reply).toMatchObject({ status: 200, body: { version: 2, lineage: { source: 'trained', run: { status: 'succeeded' }, datasets: [{ status: 'accepted' }], aliasMoves: [{ alias: 'challenger', to: 2 }] } } });
+    // Every candidate the run trained, the served one among them, with its parameters and metrics.
+    const { trainer, metrics, candidates, evaluationRows } = reply.body;
+    expect(candidates.map((c: { trainer: string }) => c.trainer)).toContain(trainer);
+    expect(candidates.find((c: { trainer: string }) => c.trainer === trainer)).toMatchObject({ metrics, params: expect.any(Object) });
+    expect(evaluationRows).toBeGreaterThan(0);
   });
 });
 
