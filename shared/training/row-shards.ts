@@ -122,10 +122,10 @@ const EXACT_FROM = 30;
 export const shardStart = (rows: number, shard: number): number => Math.floor((rows * shard) / SHARDS);
 
 /** Where a row's target, and class k's raw score and probability, sit in its state. */
-export const STATE_Y = 0;
-export const rawAt = (k: number): number => 1 + k;
-export const probabilityAt = (outputs: number, k: number): number => 1 + outputs + k;
-export const stateStride = (objective: GbdtObjective, outputs: number): number => (objective === 'regression' ? 2 : 1 + 2 * outputs);
+const STATE_Y = 0;
+const rawAt = (k: number): number => 1 + k;
+const probabilityAt = (outputs: number, k: number): number => 1 + outputs + k;
+const stateStride = (objective: GbdtObjective, outputs: number): number => (objective === 'regression' ? 2 : 1 + 2 * outputs);
 
 /** The split of a leaf, as the shards apply it. */
 export interface ShardSplit {
@@ -241,11 +241,6 @@ export class RowShards {
   sample(): number {
     this.#run(Task.Sample, this.buffers.rows);
     return this.#sampledRows();
-  }
-
-  /** Takes every row into the trees from now on (no row sample). */
-  takeAllRows(): void {
-    for (let s = 0; s < SHARDS; s++) this.buffers.control[SAMPLED_END + s] = shardStart(this.buffers.rows, s + 1);
   }
 
   /**
