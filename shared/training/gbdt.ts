@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { DecisionTree } from '../onnx/pipeline-spec';
-import { gradientScales, SLOTS, type GradientScales } from './histograms';
-import { lossSum, RowShards } from './row-shards';
+import { gradientScales, MISSING_BIN, SLOTS, type GradientScales } from './histograms';
+import { binnedLeaf, lossSum, RowShards, type BinnedTree } from './row-shards';
 import { mulberry32 } from './split';
 
 /** Histogram gradient-boosted trees: squared error, log loss and softmax, on typed arrays. */
@@ -70,8 +70,6 @@ export interface GbdtModel {
   readonly stoppedEarly: boolean;
 }
 
-/** Missing values get their own histogram slot after the value bins. */
-const MISSING_BIN = 255;
 const MAX_CATEGORY_CODE = 253;
 
 interface Binning {
@@ -359,12 +357,13 @@ export function fitGbdt(data: GbdtData, y: ArrayLike<number>, options: GbdtOptio
       const sums = shards.leafSums(k, leaves.length, used);
       for (const leaf of leaves) builder.value[leaf.node] = Math.fround((-sums.gradient[leaf.slot]! / (sums.hessian[leaf.slot]! + l2)) * learningRate);
       const built = builder.build(k);
-      const splitBin = Int32Array.from(builder.splitBin);
+      // The node arrays as binned rows are routed by them: one element type for every caller.
+      const routed: BinnedTree = { ...built, splitBin: Int32Array.from(builder.splitBin), categorical: Int32Array.from(built.categorical), missingLeft: Int32Array.from(built.missingLeft) };
       trees.push(built);
       const values = new Float64Array(leaves.length);
       for (const leaf of leaves) values[leaf.slot] = built.value[leaf.node]!;
-      shards.addLeafValues(k, values, { ...built, splitBin });
-      if (validationBins) addTree(built, splitBin, validationBins, stride, validationRows, validationRaw, outputs, k);
+      shards.addLeafValues(k, values, routed);
+      if (validationBins) addTree(routed, validationBins, stride, validationRows, validationRaw, outputs, k);
     }
     round++;
     // The training loss is only reported: with no one listening, its pass of logarithms over every row is skipped.
@@ -635,21 +634,8 @@ function splitGain(lg: number, lh: number, lc: number, G: number, H: number, cou
 }
 
 /** Adds one tree's leaf values to `raw[:, k]`, routing rows by their bins (equivalent to raw-value routing by construction). */
-function addTree(tree: DecisionTree, splitBin: Int32Array, bins: Uint8Array, stride: number, rows: number, raw: Float64Array, outputs: number, k: number): void {
-  const { feature, threshold, categorical, left, right, missingLeft, value } = tree;
-  for (let i = 0; i < rows; i++) {
-    let node = 0;
-    const base = i * stride;
-    while (left[node]! >= 0) {
-      const b = bins[base + feature[node]!]!;
-      let goesLeft: boolean;
-      if (b === MISSING_BIN) goesLeft = missingLeft[node] === 1;
-      else if (categorical[node]) goesLeft = b === threshold[node];
-      else goesLeft = b <= splitBin[node]!;
-      node = goesLeft ? left[node]! : right[node]!;
-    }
-    raw[i * outputs + k] = raw[i * outputs + k]! + value[node]!;
-  }
+function addTree(tree: BinnedTree, bins: Uint8Array, stride: number, rows: number, raw: Float64Array, outputs: number, k: number): void {
+  for (let i = 0; i < rows; i++) raw[i * outputs + k] = raw[i * outputs + k]! + tree.value[binnedLeaf(tree, bins, i * stride)]!;
 }
 
 /** Raw scores (rows × outputs, base scores included) from raw feature values, exactly as the exported graph routes them. */

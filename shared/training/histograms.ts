@@ -1,5 +1,7 @@
 /** Histogram slots per feature: 255 value bins and the missing-value bin. */
 export const SLOTS = 256;
+/** The slot, and bin, of missing values (and of categories never seen in training). */
+export const MISSING_BIN = SLOTS - 1;
 
 /**
  * Quantised gradients: each row's gradient becomes an integer in [-32, 32] and its hessian one in

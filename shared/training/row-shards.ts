@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { GbdtObjective } from './gbdt';
-import { buildHistogram, packGradients, SLOTS, sumGradients, type GradientScales, type GradientSource } from './histograms';
+import { buildHistogram, MISSING_BIN, packGradients, SLOTS, sumGradients, type GradientScales, type GradientSource } from './histograms';
 
 /**
  * The training rows of gradient-boosted trees, in two shards that two threads work on side by
@@ -115,7 +115,6 @@ const enum TreeField {
   MissingLeft,
   Count,
 }
-const MISSING_BIN = 255;
 /** A binary leaf value this large recomputes e^−raw (one exponential per row) rather than scaling it, which could overflow. */
 const EXACT_FROM = 30;
 
@@ -135,15 +134,35 @@ export interface ShardSplit {
   readonly missingLeft: boolean;
 }
 
-/** The routing of a grown tree over binned rows (for the rows outside a row sample). */
-export interface BinnedTree {
+/** How a grown tree routes binned rows: per node, arrays over the nodes (left < 0 at a leaf). */
+export interface BinnedRouting {
   readonly feature: ArrayLike<number>;
+  /** Numeric: rows with bin ≤ splitBin go left. Categorical: rows with bin = splitBin go left. */
   readonly splitBin: ArrayLike<number>;
   readonly categorical: ArrayLike<number>;
   readonly left: ArrayLike<number>;
   readonly right: ArrayLike<number>;
   readonly missingLeft: ArrayLike<number>;
+}
+
+/** A grown tree with its nodes' values (leaves' values; 0 elsewhere). */
+export interface BinnedTree extends BinnedRouting {
   readonly value: ArrayLike<number>;
+}
+
+/** The node a binned row reaches: its bins are bytes[base + feature]. */
+export function binnedLeaf(tree: BinnedRouting, bytes: Uint8Array, base: number): number {
+  const { feature, splitBin, categorical, left, right, missingLeft } = tree;
+  let node = 0;
+  while (left[node]! >= 0) {
+    const bin = bytes[base + feature[node]!]!;
+    let goesLeft: boolean;
+    if (bin === MISSING_BIN) goesLeft = missingLeft[node] === 1;
+    else if (categorical[node] === 1) goesLeft = bin === splitBin[node];
+    else goesLeft = bin <= splitBin[node]!;
+    node = goesLeft ? left[node]! : right[node]!;
+  }
+  return node;
 }
 
 export interface RowShardsInit extends ShardShape {
@@ -697,19 +716,19 @@ function routeUnsampled(b: ShardBuffers, from: number, to: number, k: number): v
   if (from >= to) return;
   const t = b.tree;
   const n = t.length / TreeField.Count;
+  const field = (f: TreeField): Int32Array => t.subarray(f * n, (f + 1) * n);
+  const routing: BinnedRouting = {
+    feature: field(TreeField.Feature),
+    splitBin: field(TreeField.Bin),
+    categorical: field(TreeField.Categorical),
+    left: field(TreeField.Left),
+    right: field(TreeField.Right),
+    missingLeft: field(TreeField.MissingLeft),
+  };
   const bytes = new Uint8Array(b.words.buffer, b.words.byteOffset, b.words.byteLength);
   const stride = b.wordsPerRow * 4;
   for (let p = from; p < to; p++) {
-    let node = 0;
-    const base = p * stride;
-    while (t[TreeField.Left * n + node]! >= 0) {
-      const bin = bytes[base + t[TreeField.Feature * n + node]!]!;
-      let left: boolean;
-      if (bin === MISSING_BIN) left = t[TreeField.MissingLeft * n + node] === 1;
-      else if (t[TreeField.Categorical * n + node] === 1) left = bin === t[TreeField.Bin * n + node];
-      else left = bin <= t[TreeField.Bin * n + node]!;
-      node = left ? t[TreeField.Left * n + node]! : t[TreeField.Right * n + node]!;
-    }
+    const node = binnedLeaf(routing, bytes, p * stride);
     const j = p * b.stride + rawAt(k);
     b.state[j] = b.state[j]! + b.nodeValues[node]!;
     if (b.objective === 'binary') b.state[j + 1] = Math.exp(-b.state[j]!);
