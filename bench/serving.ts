@@ -7,36 +7,34 @@ import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
 import { freePort, startAzurite, startCosmos, COSMOS_EMULATOR_KEY } from '../host/emulators';
-import {
-  encodeModel,
-  floatsAttribute,
-  intAttribute,
-  intsAttribute,
-  IR_VERSION,
-  ONNX_DOMAIN,
-  ONNX_ML_DOMAIN,
-  stringAttribute,
-  stringsAttribute,
-  TensorDataType,
-  tensorValueInfo,
-} from '../shared/onnx/onnx-model';
-import { writeSection } from './report';
-import { mulberry32 } from '../shared/training/split';
+import type { DataContract } from '../shared/data/data-contract';
+import { numericStats } from '../shared/data/data-contract';
+import { exportPipeline } from '../shared/onnx/export-pipeline';
+import { OUTPUT_LABEL, OUTPUT_PROBABILITIES, type PipelineSpec } from '../shared/onnx/pipeline-spec';
 import { BlobStore } from '../shared/platform/blob-store';
 import { CosmosRegistry } from '../shared/registry/cosmos-registry';
 import type { SignatureField, VersionDocument } from '../shared/registry/documents';
-import { artifactPath, manifestPath } from '../shared/registry/manifest';
+import { artifactPath, manifestPath, versionDocumentFromManifest, type Manifest } from '../shared/registry/manifest';
 import { sessionOptions } from '../shared/serving/model-cache';
+import { fitPreprocessing, type TrainingTable } from '../shared/training/design-matrix';
+import { fitGbdt, type GbdtOptions } from '../shared/training/gbdt';
+import { classificationMetrics } from '../shared/training/metrics';
+import { predictPipeline, treeData } from '../shared/training/predict-pipeline';
+import { TRAINING_SEED } from '../shared/training/retrain';
+import { mulberry32, splitRows } from '../shared/training/split';
+import { writeSection } from './report';
 
 /**
  * Serving under load: `POST /models/{model}/predict` through the local Functions host (a child
  * process, the same compiled functions Azure loads), with and without micro-batching, against a
  * baseline measured in the same run — a bare node:http server (also a child process) that parses
  * the same JSON and calls the same ONNX Runtime session directly. Models: the trained logistic
- * pipeline (examples/churn.csv through the product) and a generated 300-tree GBDT
- * (TreeEnsembleClassifier, ~1 MB). Also cold start (process start → first answered prediction of
- * the GBDT) and the import time of the scoring function's module graph. Writes its section of
- * docs/benchmarks.md and keeps the others.
+ * pipeline (examples/churn.csv through the product) and a 300-tree GBDT trained in this process by
+ * the product's GBDT trainer on seeded synthetic rows (30,000 × 20 float features, up to 72 leaves
+ * a tree), exported by the product's ONNX exporter (TreeEnsembleClassifier, ~1 MB) and registered
+ * as a trained version. Also cold start (process start → first answered prediction of the GBDT)
+ * and the import time of the scoring function's module graph. Writes its section of
+ * docs/benchmarks.md and keeps the others. `--write-gbdt [FILE]` writes the GBDT's ONNX file only.
  *
  * Run: `npx tsc -p tsconfig.json && node dist/bench/serving.js` (`--quick` for shorter runs;
  * `--cold-start [--runs N] [--against DIR [--against-label TEXT]] [--cpu-prof DIR]` for the cold start alone:
@@ -49,113 +47,129 @@ const DURATION_S = quick ? 2 : 5;
 const LATENCY_REQUESTS = quick ? 300 : 1500;
 const COLD_RUNS = 5;
 const FEATURES = 20;
-const TREES = 300;
-const DEPTH = 6;
+const GBDT_ROWS = 30_000;
+const GBDT_TREES = 300;
+/** 72 leaves a tree put the exported file near 1 MB (64 gave 0.89 MB). */
+const GBDT_LEAVES = 72;
+/** The product's default HOLDOUT_FRACTION. */
+const GBDT_HOLDOUT = 0.2;
 
-// ---------------------------------------------------------------- the generated GBDT
+// ---------------------------------------------------------------- the trained GBDT
 
-
-/** 300 complete trees of depth 6 over 20 named float features, two classes, softmax: what a trained GBDT exports. */
-function gbdtModel(): { bytes: Uint8Array; inputs: SignatureField[]; outputs: SignatureField[] } {
-  const random = mulberry32(42);
-  const internal = 2 ** DEPTH - 1;
-  const perTree = 2 ** (DEPTH + 1) - 1;
-  const n = TREES * perTree;
-  const treeIds = new Int32Array(n);
-  const nodeIds = new Int32Array(n);
-  const featureIds = new Int32Array(n);
-  const values = new Float32Array(n);
-  const modes: string[] = new Array(n);
-  const trueIds = new Int32Array(n);
-  const falseIds = new Int32Array(n);
-  const leaves = TREES * (perTree - internal);
-  const classTree = new Int32Array(leaves * 2);
-  const classNode = new Int32Array(leaves * 2);
-  const classIds = new Int32Array(leaves * 2);
-  const classWeights = new Float32Array(leaves * 2);
-  let leaf = 0;
-  for (let t = 0; t < TREES; t++) {
-    for (let k = 0; k < perTree; k++) {
-      const i = t * perTree + k;
-      treeIds[i] = t;
-      nodeIds[i] = k;
-      if (k < internal) {
-        featureIds[i] = Math.floor(random() * FEATURES);
-        values[i] = random() * 2 - 1;
-        modes[i] = 'BRANCH_LEQ';
-        trueIds[i] = 2 * k + 1;
-        falseIds[i] = 2 * k + 2;
-      } else {
-        modes[i] = 'LEAF';
-        const w = (random() - 0.5) * 0.2;
-        for (let c = 0; c < 2; c++) {
-          classTree[leaf] = t;
-          classNode[leaf] = k;
-          classIds[leaf] = c;
-          classWeights[leaf] = c === 1 ? w : -w;
-          leaf++;
-        }
-      }
-    }
-  }
-  const names = Array.from({ length: FEATURES }, (_, f) => `f${f}`);
-  const bytes = encodeModel({
-    irVersion: IR_VERSION,
-    opsetImport: [
-      { domain: ONNX_DOMAIN, version: 17 },
-      { domain: ONNX_ML_DOMAIN, version: 3 },
-    ],
-    producerName: 'modelloop-bench',
-    graph: {
-      name: 'gbdt-300',
-      node: [
-        { opType: 'Concat', input: names, output: ['X'], attribute: [intAttribute('axis', 1)] },
-        {
-          opType: 'TreeEnsembleClassifier',
-          domain: ONNX_ML_DOMAIN,
-          input: ['X'],
-          output: ['label', 'probabilities'],
-          attribute: [
-            intsAttribute('nodes_treeids', treeIds),
-            intsAttribute('nodes_nodeids', nodeIds),
-            intsAttribute('nodes_featureids', featureIds),
-            floatsAttribute('nodes_values', values),
-            stringsAttribute('nodes_modes', modes),
-            intsAttribute('nodes_truenodeids', trueIds),
-            intsAttribute('nodes_falsenodeids', falseIds),
-            intsAttribute('class_treeids', classTree),
-            intsAttribute('class_nodeids', classNode),
-            intsAttribute('class_ids', classIds),
-            floatsAttribute('class_weights', classWeights),
-            intsAttribute('classlabels_int64s', [0, 1]),
-            stringAttribute('post_transform', 'SOFTMAX'),
-          ],
-        },
-      ],
-      input: names.map((name) => tensorValueInfo(name, TensorDataType.FLOAT, ['N', 1])),
-      output: [tensorValueInfo('label', TensorDataType.INT64, ['N']), tensorValueInfo('probabilities', TensorDataType.FLOAT, ['N', 2])],
-    },
-  });
-  return {
-    bytes,
-    inputs: names.map((name) => ({ name, type: 'float', shape: [-1, 1], featureType: 'number' })),
-    outputs: [
-      { name: 'label', type: 'int64', shape: [-1] },
-      { name: 'probabilities', type: 'float', shape: [-1, 2] },
-    ],
-  };
+/** The GBDT version as the product registers a trained one: its ONNX bytes and its manifest. */
+interface TrainedGbdt {
+  readonly bytes: Uint8Array;
+  readonly manifest: Manifest;
+  readonly contract: DataContract;
+  readonly seconds: number;
 }
 
-async function registerGbdt(blobs: BlobStore, registry: CosmosRegistry, model: string, built: ReturnType<typeof gbdtModel>): Promise<void> {
+/**
+ * Seeded synthetic rows: f0..f19 uniform in [-1, 1], an integer label drawn from a nonlinear
+ * score of the first nine (a square, products, a sine and a cosine), so that trees have real splits to find.
+ */
+function gbdtTable(): { table: TrainingTable; y: Int32Array } {
+  const random = mulberry32(42);
+  const columns = Array.from({ length: FEATURES }, () => new Float64Array(GBDT_ROWS));
+  const y = new Int32Array(GBDT_ROWS);
+  for (let i = 0; i < GBDT_ROWS; i++) {
+    for (let f = 0; f < FEATURES; f++) columns[f]![i] = random() * 2 - 1;
+    const x = (f: number): number => columns[f]![i]!;
+    const score = 2 * x(0) - 1.5 * x(1) ** 2 + Math.sin(3 * x(2)) + 2 * x(3) * x(4) + 0.5 * x(5) + Math.cos(4 * x(6)) * x(7) + Math.abs(x(8)) - 0.5;
+    y[i] = random() < 1 / (1 + Math.exp(-3 * score)) ? 1 : 0;
+  }
+  const table: TrainingTable = { rows: GBDT_ROWS, columns: Object.fromEntries(columns.map((c, f) => [`f${f}`, c])), target: Array.from(y) };
+  return { table, y };
+}
+
+/**
+ * Trains the GBDT with the product's trainer and exports it with the product's exporter, as
+ * `trainModel` does for a `gbdt` candidate, except for the rounds: exactly GBDT_TREES, with no
+ * early stopping (which needs validation rows), and GBDT_LEAVES leaves, for a file near 1 MB.
+ */
+function trainGbdt(model: string): TrainedGbdt {
+  const { table, y } = gbdtTable();
+  const contract: DataContract = {
+    target: { name: 'y', type: 'label', labelType: 'integer' },
+    features: Object.fromEntries(Object.keys(table.columns).map((name) => [name, { type: 'number' }])),
+    excluded: {},
+    source: 'bench',
+  };
+  const split = splitRows(table.rows, GBDT_HOLDOUT, TRAINING_SEED, y);
+  const features = fitPreprocessing(contract, table, split.train);
+  const options: GbdtOptions = { objective: 'binary', rounds: GBDT_TREES, learningRate: 0.1, maxLeaves: GBDT_LEAVES, minSamplesLeaf: 20, l2: 1, maxBins: 255, seed: TRAINING_SEED };
+  const started = performance.now();
+  const fitted = fitGbdt(treeData(features, table, split.train), Float64Array.from(split.train, (r) => y[r]!), options);
+  const seconds = (performance.now() - started) / 1000;
+  if (fitted.trees.length !== GBDT_TREES) throw new Error(`The GBDT trainer made ${fitted.trees.length} trees, not ${GBDT_TREES}.`);
+  const labels = [0, 1];
+  const trainer = 'gradient-boosted-trees';
+  const spec: PipelineSpec = {
+    name: model,
+    description: `modelloop ${model}: gradient-boosted trees on ${split.train.length} rows`,
+    features,
+    model: { kind: 'tree-ensemble-classifier', labels, baseScores: fitted.baseScores, trees: fitted.trees },
+  };
+  const bytes = exportPipeline({ ...spec, metadata: { 'modelloop.model': model, 'modelloop.trainer': trainer } });
+  const metrics = classificationMetrics(Int32Array.from(split.evaluation, (r) => y[r]!), predictPipeline(spec, table, split.evaluation), labels.length);
+  const manifest: Manifest = {
+    format: 'modelloop.manifest/1',
+    model,
+    version: 1,
+    createdAt: new Date().toISOString(),
+    task: 'classification',
+    source: 'trained',
+    trainer,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    inputs: features.map((f) => ({ name: f.name, type: 'float', shape: [-1, 1], featureType: 'number', nullable: false })),
+    outputs: [
+      { name: OUTPUT_LABEL, type: 'int64', shape: [-1] },
+      { name: OUTPUT_PROBABILITIES, type: 'float', shape: [-1, labels.length] },
+    ],
+    ignoredInputs: [contract.target.name],
+    labels,
+    primaryMetric: 'accuracy',
+    metrics,
+    candidates: [{ trainer, params: { ...options, trees: fitted.trees.length, roundsRun: fitted.rounds, stoppedEarly: fitted.stoppedEarly }, metrics }],
+    seed: TRAINING_SEED,
+    datasets: [],
+    trainingRows: split.train.length,
+    evaluationRows: split.evaluation.length,
+    evaluatedOnTraining: split.evaluatedOnTraining,
+    featureStats: Object.fromEntries(features.map((f) => [f.name, numericStats('number', Float64Array.from(split.train, (r) => (table.columns[f.name] as Float64Array)[r]!))])),
+    contract,
+    servesPredict: true,
+    trainingSeconds: seconds,
+  };
+  return { bytes, manifest, contract, seconds };
+}
+
+/**
+ * Registers the GBDT as version 1 the way a retrain run does (artifact, manifest, then the version
+ * document), and only then the model with `production` on it.
+ */
+async function registerGbdt(blobs: BlobStore, registry: CosmosRegistry, gbdt: TrainedGbdt): Promise<void> {
+  const { model } = gbdt.manifest;
+  await blobs.write('models', artifactPath(model, 1), gbdt.bytes, { contentType: 'application/octet-stream' });
+  await blobs.writeJson('models', manifestPath(model, 1), gbdt.manifest);
+  await registry.upsertVersion(versionDocumentFromManifest(gbdt.manifest));
   const now = new Date().toISOString();
-  await blobs.write('models', artifactPath(model, 1), built.bytes);
-  await registry.createModel({ model, id: 'model', type: 'model', definition: { task: 'classification', target: 'y' }, aliases: { production: 1 }, latestVersion: 1, createdAt: now, updatedAt: now } as never);
-  await registry.upsertVersion({
-    model, id: 'version-1', type: 'version', version: 1, task: 'classification', source: 'imported', trainer: 'gbdt-generated',
-    artifact: `models/${artifactPath(model, 1)}`, manifest: `models/${manifestPath(model, 1)}`,
-    sha256: createHash('sha256').update(built.bytes).digest('hex'),
-    inputs: built.inputs, outputs: built.outputs, labels: [0, 1], metrics: {}, primaryMetric: 'accuracy', datasets: [], trainingRows: 0, createdAt: now,
-  } as VersionDocument);
+  await registry.createModel({
+    model, id: 'model', type: 'model', definition: { task: 'classification', target: gbdt.contract.target.name, trainers: ['gbdt'] },
+    contract: gbdt.contract, aliases: { production: 1 }, latestVersion: 1, createdAt: now, updatedAt: now,
+  });
+}
+
+/** A single-row `instances` request in the GBDT's signature: each input a number in the training range. */
+function gbdtBody(gbdt: TrainedGbdt): string {
+  const random = mulberry32(7);
+  return JSON.stringify({ instances: [Object.fromEntries(gbdt.manifest.inputs.map((f) => [f.name, Number((random() * 2 - 1).toFixed(3))]))] });
+}
+
+/** What the report says the GBDT is. */
+function describeGbdt(gbdt: TrainedGbdt): string {
+  const rows = `${gbdt.manifest.trainingRows.toLocaleString('en-US')} of ${GBDT_ROWS.toLocaleString('en-US')} seeded synthetic rows × ${FEATURES} float features`;
+  return `${GBDT_TREES} trees of up to ${GBDT_LEAVES} leaves, ${(gbdt.bytes.byteLength / 1e6).toFixed(2)} MB, trained on ${rows}`;
 }
 
 // ---------------------------------------------------------------- child processes
@@ -165,7 +179,7 @@ type Env = Record<string, string>;
 /**
  * `--host` children: the local Functions host only (the parent runs the emulators), logging errors only,
  * as a load test wants. An inline script, not this file, so a cold start loads what a host loads and
- * nothing of the bench (autocannon, the model generator).
+ * nothing of the bench (autocannon, the GBDT training).
  */
 function hostChildScript(appRoot: string): string {
   return `const started = performance.now();
@@ -437,9 +451,9 @@ async function withBenchStack(prefix: string, body: (stack: BenchStack) => Promi
 
 async function main(): Promise<void> {
   await withBenchStack('modelloop-bench-serving-', async ({ work, common, children, blobs, registry, log }) => {
-    const gbdt = gbdtModel();
-    await registerGbdt(blobs, registry, 'gbdt', gbdt);
-    log(`GBDT: ${TREES} trees of depth ${DEPTH}, ${FEATURES} features, ${(gbdt.bytes.byteLength / 1e6).toFixed(2)} MB`);
+    const gbdt = trainGbdt('gbdt');
+    await registerGbdt(blobs, registry, gbdt);
+    log(`GBDT: ${describeGbdt(gbdt)}, in ${gbdt.seconds.toFixed(1)} s; held-out accuracy ${gbdt.manifest.metrics.accuracy?.toFixed(4)}, AUC ${gbdt.manifest.metrics.auc?.toFixed(4)}`);
 
     // The logistic model, trained by the product from examples/churn.csv.
     const churnVersion = await trainLogistic(common, children, registry);
@@ -450,13 +464,12 @@ async function main(): Promise<void> {
     writeFileSync(join(work, 'gbdt.onnx'), gbdt.bytes);
     writeFileSync(modelsFile, JSON.stringify({
       churn: { file: join(work, 'churn.onnx'), inputs: churnVersion.inputs, labels: churnVersion.labels },
-      gbdt: { file: join(work, 'gbdt.onnx'), inputs: gbdt.inputs, labels: [0, 1] },
+      gbdt: { file: join(work, 'gbdt.onnx'), inputs: gbdt.manifest.inputs, labels: gbdt.manifest.labels },
     }));
 
-    const random = mulberry32(7);
     const bodies = {
       logistic: JSON.stringify({ instances: [{ tenure_months: 2, monthly_charges: 95.5, contract: 'month-to-month', support_calls: 6, paperless: true }] }),
-      gbdt: JSON.stringify({ instances: [Object.fromEntries(gbdt.inputs.map((f) => [f.name, Number((random() * 2 - 1).toFixed(3))]))] }),
+      gbdt: gbdtBody(gbdt),
     };
     const paths = { logistic: '/models/churn/predict', gbdt: '/models/gbdt/predict' };
     const CONCURRENCY = [1, 16, 64] as const;
@@ -500,7 +513,7 @@ async function main(): Promise<void> {
     const { cold, hostReady, imports } = await coldStarts({ common, path: paths.gbdt, body: bodies.gbdt, children, log });
 
     const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
-    writeReport({ baseline, batched, unbatched, sweep, cold, hostReady, imports, median, gbdtBytes: gbdt.bytes.byteLength, trainer: churnVersion.trainer });
+    writeReport({ baseline, batched, unbatched, sweep, cold, hostReady, imports, median, gbdt: describeGbdt(gbdt), gbdtBytes: gbdt.bytes.byteLength, trainer: churnVersion.trainer });
   });
 }
 
@@ -518,6 +531,8 @@ interface Report {
   hostReady: number[];
   imports: number[];
   median: (xs: number[]) => number;
+  /** What the GBDT is, from {@link describeGbdt}. */
+  gbdt: string;
   gbdtBytes: number;
   trainer: string;
 }
@@ -546,10 +561,10 @@ async function coldStartOnly(): Promise<void> {
   const { profileDir, against, againstLabel } = comparisonOptions();
   const runs = Number(argument('--runs') ?? COLD_RUNS);
   await withBenchStack('modelloop-bench-cold-', async ({ work, common, children, blobs, registry, log }) => {
-    const gbdt = gbdtModel();
-    await registerGbdt(blobs, registry, 'gbdt', gbdt);
-    const random = mulberry32(7);
-    const body = JSON.stringify({ instances: [Object.fromEntries(gbdt.inputs.map((f) => [f.name, Number((random() * 2 - 1).toFixed(3))]))] });
+    const gbdt = trainGbdt('gbdt');
+    await registerGbdt(blobs, registry, gbdt);
+    log(`GBDT: ${describeGbdt(gbdt)}, in ${gbdt.seconds.toFixed(1)} s`);
+    const body = gbdtBody(gbdt);
 
     const modelFile = join(work, 'gbdt.onnx');
     writeFileSync(modelFile, gbdt.bytes);
@@ -587,7 +602,8 @@ async function coldStartOnly(): Promise<void> {
       `Measured by \`node dist/bench/serving.js --cold-start${against ? ' --against <build>' : ''}${runs !== COLD_RUNS ? ` --runs ${runs}` : ''}\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},`,
       `${cpus().length} cores; load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min). Each start is a fresh`,
       'process; the emulators (Azurite, the Cosmos server) run in the parent and are already up, as Storage and Cosmos DB are in Azure.',
-      `The model is the generated ${TREES}-tree GBDT (${(gbdt.bytes.byteLength / 1e6).toFixed(2)} MB), read from blob storage on the first request.`,
+      "The model is a GBDT trained by modelloop's GBDT trainer and exported by its ONNX exporter, registered as a trained version",
+      `(${describeGbdt(gbdt)}), read from blob storage on the first request.`,
       'Floor: a bare Node process that requires onnxruntime-node, creates the session from the same file on disk and answers one',
       'HTTP request with it: what any Node server needs before its first ONNX prediction.',
       'The local host resolves and compiles modules with what an earlier start wrote to its module cache (`host/module-cache.ts`:',
@@ -752,15 +768,16 @@ const THROUGHPUT_SECTION = 'Serving: logistic throughput at concurrency 64, meas
 function writeReport(r: Report): void {
   const lines: string[] = [];
   const models = ['logistic', 'gbdt'] as const;
-  const name = { logistic: `logistic (trained: ${r.trainer})`, gbdt: `GBDT (generated, ${TREES} trees)` };
+  const name = { logistic: `logistic (trained: ${r.trainer})`, gbdt: `GBDT (trained: gradient-boosted-trees, ${GBDT_TREES} trees)` };
   lines.push(SECTION, '');
   lines.push(
     `Measured by \`node dist/bench/serving.js\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, 2 cores,`,
     'the only load on the machine unless the load average below says otherwise. The local Functions host and the',
     'baseline each run in a child process; the load generator (autocannon) runs in the parent on the same 2 cores.',
     'Baseline: a bare `node:http` server that parses the same JSON body and calls the same ONNX Runtime session.',
-    `The GBDT is generated (${TREES} complete trees of depth ${DEPTH} over ${FEATURES} features, ${(r.gbdtBytes / 1e6).toFixed(2)} MB,`,
-    '`TreeEnsembleClassifier`) until the GBDT trainer lands. Host settings: defaults (inference log sampling 0.1, keys off),',
+    "The GBDT is trained by modelloop's GBDT trainer, exported by its ONNX exporter (`TreeEnsembleClassifier`) and registered",
+    `as a trained version: ${r.gbdt}.`,
+    'Host settings: defaults (inference log sampling 0.1, keys off),',
     `host log at errors only. Load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min) on ${cpus().length} cores.`,
     '',
     `### Latency at low load (one connection, sequential single-row requests, ${LATENCY_REQUESTS} after 100 warm-up)`,
@@ -805,7 +822,7 @@ function writeReport(r: Report): void {
 const SECTION = '## Serving: native predict under load, micro-batching, cold start';
 
 const writeAt = process.argv.indexOf('--write-gbdt');
-if (writeAt > 0) writeFileSync(process.argv[writeAt + 1] ?? 'gbdt.onnx', gbdtModel().bytes);
+if (writeAt > 0) writeFileSync(process.argv[writeAt + 1] ?? 'gbdt.onnx', trainGbdt('gbdt').bytes);
 else if (process.argv.includes('--baseline')) void runBaselineChild();
 else if (process.argv.includes('--cold-start') || process.argv.includes('--throughput'))
   (process.argv.includes('--throughput') ? throughputOnly() : coldStartOnly()).then(
