@@ -6,6 +6,9 @@ import type { VersionDocument } from '../registry/documents';
 import { artifactPath } from '../registry/manifest';
 import type { Registry } from '../registry/registry';
 import { MODEL_NAME } from '../data/model-definition';
+import { sessionOptions } from './session-options';
+
+export { sessionOptions };
 
 export interface ModelCacheOptions {
   readonly blobs: BlobStore;
@@ -17,12 +20,6 @@ export interface ModelCacheOptions {
   readonly maxBytes?: number;
   /** ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime pick (one per core). @default 1 */
   readonly intraOpThreads?: number;
-}
-
-/** Session options for a version; the benchmark's baseline uses the same. */
-export function sessionOptions(intraOpThreads = 1): ort.InferenceSession.SessionOptions {
-  // A run is synchronous on the event loop; with spare threads ONNX Runtime spins them and competes with Node for the cores.
-  return { graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: intraOpThreads, interOpNumThreads: 1 };
 }
 
 /** Which version a request wants: a number, an alias, or neither (then `production`). */

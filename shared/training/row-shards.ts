@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { compiledWorker } from '../platform/worker-script';
 import type { GbdtObjective } from './gbdt';
 import { buildHistogram, MISSING_BIN, packGradients, SLOTS, sumGradients, type GradientScales, type GradientSource } from './histograms';
 
@@ -435,11 +434,8 @@ function awaitChange(control: Int32Array, at: number, from: number, timeoutMs: n
 
 /** The compiled helper script; under vitest the sources are TypeScript, so use the copy `npm test` builds. */
 function helperScript(): string | undefined {
-  const beside = join(__dirname, 'row-shard-worker.js');
-  if (existsSync(beside)) return beside;
-  const compiled = join(__dirname, '..', '..', 'dist', 'shared', 'training', 'row-shard-worker.js');
   // Without a built helper, one thread trains the same model.
-  return existsSync(compiled) ? compiled : undefined;
+  return compiledWorker(__dirname, 'row-shard-worker.js');
 }
 
 /** One shard's part of the task in the control words; a histogram it builds is added to `out`. */

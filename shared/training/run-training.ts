@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { compiledWorker } from '../platform/worker-script';
 import { TrainingError, type TrainingJob, type TrainingResult } from './train-model';
 import type { WorkerMessage } from './train-worker';
 
@@ -13,11 +12,9 @@ export interface RunTrainingOptions {
 
 /** The compiled worker script; under vitest the sources are TypeScript, so use the copy `npm test` builds. */
 function workerScript(): string {
-  const beside = join(__dirname, 'train-worker.js');
-  if (existsSync(beside)) return beside;
-  const compiled = join(__dirname, '..', '..', 'dist', 'shared', 'training', 'train-worker.js');
-  if (existsSync(compiled)) return compiled;
-  throw new Error(`The training worker is not built (looked for ${beside} and ${compiled}); run "npm run build".`);
+  const script = compiledWorker(__dirname, 'train-worker.js');
+  if (!script) throw new Error('The training worker (train-worker.js) is not built; run "npm run build".');
+  return script;
 }
 
 /**
