@@ -5,7 +5,6 @@ import { httpFunction, json, readJson } from '../shared/platform/http-reply';
 import { getServices } from '../shared/platform/services';
 import { predict } from '../shared/serving/predict';
 import { flushInferenceLogs, recordScoringLatency, scoringOf } from '../shared/serving/scoring';
-import { warmUpOnnxRuntime } from '../shared/serving/onnx-warm-up';
 import type { VersionSelector } from '../shared/serving/model-cache';
 
 /** `POST /models/{model}/predict[?version=N|?alias=name]`: scores rows with the model's ONNX pipeline. */
@@ -34,10 +33,8 @@ function selectorOf(query: URLSearchParams): VersionSelector {
   return {};
 }
 
-// A cold instance sets up ONNX Runtime on the other core while the app loads, and connects to storage and
-// the registry while the host finishes starting, instead of on its first request; a failure here is left
-// for that request to report.
-warmUpOnnxRuntime();
+// A cold instance connects to storage and the registry while the host finishes starting, instead of
+// on its first request; a failure here is left for that request to report.
 app.hook.appStart(() => void getServices().catch(() => undefined));
 
 // Sampled scoring rows wait in memory for the inference log's timer; a graceful stop writes them

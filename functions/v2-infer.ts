@@ -3,7 +3,6 @@ import { app } from '@azure/functions';
 import { httpFunction, json, readJson } from '../shared/platform/http-reply';
 import { infer, versionSelector } from '../shared/serving/open-inference';
 import { recordScoringLatency, scoringOf } from '../shared/serving/scoring';
-import { warmUpOnnxRuntime } from '../shared/serving/onnx-warm-up';
 
 /** `POST /v2/models/{model}[/versions/{version}]/infer`: Open Inference Protocol inference; no version means `production`. */
 export const v2InferHandler = httpFunction(async (request, _context, services) => {
@@ -17,8 +16,5 @@ export const v2InferHandler = httpFunction(async (request, _context, services) =
 });
 
 // Azure's router has no optional middle segment, so the versioned route is a second registration of the same handler.
-// As the native predict route does (functions/score.ts): a cold instance sets up ONNX Runtime while the app loads.
-warmUpOnnxRuntime();
-
 app.http('v2-infer', { methods: ['POST'], authLevel: 'function', route: 'v2/models/{model}/infer', handler: v2InferHandler });
 app.http('v2-infer-version', { methods: ['POST'], authLevel: 'function', route: 'v2/models/{model}/versions/{version}/infer', handler: v2InferHandler });

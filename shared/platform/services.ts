@@ -3,6 +3,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { CosmosRegistry } from '../registry/cosmos-registry';
 import type { Registry } from '../registry/registry';
 import { ModelCache } from '../serving/model-cache';
+import { warmUpOnnxRuntime } from '../serving/onnx-warm-up';
 import { BlobStore } from './blob-store';
 import { loadConfig, type Config, type IdentitySettings } from './config';
 import { consoleLogger, type Logger } from './logger';
@@ -20,6 +21,10 @@ export interface Services {
 }
 
 let services: Promise<Services> | undefined;
+
+// The first function file a host loads imports this module: from here ONNX Runtime sets itself up on the
+// other core while the host loads the rest of the app, so a cold instance's first prediction does not wait for it.
+warmUpOnnxRuntime();
 
 /**
  * Builds the services on first use: reads the settings, creates the blob containers and the

@@ -10,9 +10,10 @@ let started = false;
  * Gives ONNX Runtime's one-time start-up a head start on the other core. The first session a
  * process creates costs about 100 ms more than any later one (ONNX Runtime sets up its environment
  * and kernels once per process), and on a cold instance that first session is on the first
- * request's path. The scoring functions call this when they load: a worker thread then creates and
- * runs a session on a tiny tree ensemble (`onnx-warm-up-worker.ts`) while the main thread is still
- * loading the app and connecting to storage, and exits. Measured in docs/benchmarks.md ("Serving:
+ * request's path. `shared/platform/services.ts` calls this when it loads (the first function file a
+ * host loads imports it): a worker thread then creates and runs a session on a tiny tree ensemble
+ * (`onnx-warm-up-worker.ts`) while the main thread is still loading the app and connecting to
+ * storage, and exits. Measured in docs/benchmarks.md ("Serving:
  * cold start, measured alone"). Once per process: returns the worker the first time, else undefined.
  * A failure loses only the head start.
  *
