@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Agent, request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
@@ -340,17 +341,23 @@ interface ColdStartOptions {
 
 /**
  * What a client of a cold instance sees: it sends the request from the moment the process is spawned,
- * again every POLL_MS while the port refuses the connection, until one is answered (a 200; any other
- * answer is an error). Resolves when the answer has arrived.
+ * trying the port every POLL_MS while it refuses connections (a bare TCP connect, so that the client
+ * takes as little as it can of the cores the child is starting on), until the request is answered (a
+ * 200; any other answer is an error). Resolves when the answer has arrived.
  */
 async function firstAnswer(port: number, path: string, body: string): Promise<void> {
   for (;;) {
-    const reply = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).catch(() => undefined);
-    if (reply?.status === 200) {
+    const listening = await new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => done(true)).once('error', () => done(false));
+      socket.once('connect', () => socket.destroy());
+    });
+    if (listening) {
+      const reply = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      if (reply.status !== 200) throw new Error(`${path} answered ${reply.status}: ${await reply.text()}`);
       await reply.text();
       return;
     }
-    if (reply) throw new Error(`${path} answered ${reply.status}: ${await reply.text()}`);
     await new Promise((done) => setTimeout(done, POLL_MS));
   }
 }
@@ -626,8 +633,8 @@ async function coldStartOnly(): Promise<void> {
       `Measured by \`node dist/bench/serving.js --cold-start${against ? ' --against <build>' : ''}${runs !== COLD_RUNS ? ` --runs ${runs}` : ''}\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},`,
       `${cpus().length} cores; load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min). Each start is a fresh`,
       'process; the emulators (Azurite, the Cosmos server) run in the parent and are already up, as Storage and Cosmos DB are in Azure.',
-      `The client sends the prediction request from the moment the process is spawned, and again every ${POLL_MS} ms while the port`,
-      'refuses it, as a client of a cold instance does; its answer ends the measure (the floor\'s too). "Host started" is when',
+      `The client tries the port from the moment the process is spawned, every ${POLL_MS} ms while it refuses connections (a bare TCP`,
+      'connect), then sends the prediction request; its answer ends the measure (the floor\'s too). "Host started" is when',
       'the host has also started its queue, blob and timer triggers, which it does after it listens.',
       "The model is a GBDT trained by modelloop's GBDT trainer and exported by its ONNX exporter, registered as a trained version",
       `(${describeGbdt(gbdt)}), read from blob storage on the first request.`,

@@ -13,9 +13,9 @@ let started = false;
  * request's path. `shared/platform/services.ts` calls this when it loads (the first function file a
  * host loads imports it): a worker thread then creates and runs a session on a tiny tree ensemble
  * (`onnx-warm-up-worker.ts`) while the main thread is still loading the app and connecting to
- * storage, and exits. Measured in docs/benchmarks.md ("Serving:
- * cold start, measured alone"). Once per process: returns the worker the first time, else undefined.
- * A failure loses only the head start.
+ * storage, and exits. Measured in docs/benchmarks.md ("Serving: cold start, measured alone").
+ * Once per process: returns the worker the first time, else undefined. A failure loses only the
+ * head start.
  *
  * The worker never keeps the process alive, but a process must not end while the worker is inside
  * ONNX Runtime: onnxruntime-node aborts the whole process ("terminate called after throwing an
