@@ -3,12 +3,12 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { CosmosRegistry } from '../registry/cosmos-registry';
 import type { Registry } from '../registry/registry';
 import { ModelCache } from '../serving/model-cache';
-import { warmUpOnnxRuntime } from '../serving/onnx-warm-up';
 import { BlobStore } from './blob-store';
 import { loadConfig, type Config, type IdentitySettings } from './config';
 import { consoleLogger, type Logger } from './logger';
 import { RETRAIN_QUEUE, type RetrainQueue } from './retrain-queue';
 import { startTelemetry, type Telemetry } from './telemetry';
+import { warmUpInBackground } from './warm-up';
 
 /** The ports every use case may need, built once per worker process. */
 export interface Services {
@@ -22,9 +22,9 @@ export interface Services {
 
 let services: Promise<Services> | undefined;
 
-// The first function file a host loads imports this module: from here ONNX Runtime sets itself up on the
-// other core while the host loads the rest of the app, so a cold instance's first prediction does not wait for it.
-warmUpOnnxRuntime();
+// The first function file a host loads imports this module: from here ICU and ONNX Runtime set themselves up
+// on the other core while the host loads the rest of the app, so a cold instance's first prediction does not wait for them.
+warmUpInBackground();
 
 /**
  * Builds the services on first use: reads the settings, creates the blob containers and the

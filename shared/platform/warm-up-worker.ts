@@ -1,5 +1,5 @@
 import { workerData } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import {
   encodeModel,
   floatsAttribute,
@@ -13,12 +13,13 @@ import {
   TensorDataType,
   tensorValueInfo,
 } from '../onnx/onnx-model';
-import { sessionOptions } from './session-options';
+import { sessionOptions } from '../serving/session-options';
 
 /**
- * The worker thread of `warmUpOnnxRuntime`: one session and one run on the smallest model shaped
- * like an exported pipeline (two named inputs, Concat, a one-split TreeEnsembleClassifier), with the
- * options the model cache uses, then exits. `workerData` is the flag it holds while it works (1, set
+ * The worker thread of `warmUpInBackground`: a date formatted in UTC as luxon formats it (ICU first,
+ * as it is the quicker and the earlier needed), then one session and one run on the smallest model
+ * shaped like an exported pipeline (two named inputs, Concat, a one-split TreeEnsembleClassifier),
+ * with the options the model cache uses; then it exits. `workerData` is the flag it holds while it works (1, set
  * by the main thread before it started): it drops it, and wakes a waiting exit, when ONNX Runtime is done.
  */
 const model = encodeModel({
@@ -60,8 +61,11 @@ const model = encodeModel({
 });
 
 async function warmUp(): Promise<void> {
+  new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date());
+  // Loaded here, not at the top, so that ICU's set-up does not wait for it.
+  const ort: typeof Ort = await import('onnxruntime-node');
   const session = await ort.InferenceSession.create(model, sessionOptions());
-  const one = (): ort.Tensor => new ort.Tensor('float32', Float32Array.of(1), [1, 1]);
+  const one = (): Ort.Tensor => new ort.Tensor('float32', Float32Array.of(1), [1, 1]);
   await session.run({ a: one(), b: one() });
   await session.release();
 }
