@@ -13,7 +13,7 @@ import { consoleLogger, filteredLogger, toError, type HostLogger, type HostLogLe
 import { createQueueTrigger, queueNameOf, writeQueueOutputs } from './queue-trigger';
 import { applyLocalSettings, parseHostJson, readHostJson, type HostSettings, type LocalSettings } from './settings';
 import { StorageConnections } from './storage';
-import { parseTimerSchedule, TimerTriggerListener } from './timer-trigger';
+import { TimerTriggerListener, timerScheduleShape } from './timer-trigger';
 
 // Before any function file requires @azure/functions, so it never falls back to its "test mode".
 installCoreApi();
@@ -338,7 +338,8 @@ function checkTrigger(definition: FunctionDefinition): void {
       queueNameOf(definition);
       break;
     case 'timerTrigger':
-      parseTimerSchedule(resolveAppSettings(String(definition.trigger.schedule), purpose), definition.name);
+      // Its shape here; its fields when the host starts, as its listener is built (before anything starts).
+      timerScheduleShape(resolveAppSettings(String(definition.trigger.schedule), purpose), definition.name);
       break;
   }
 }

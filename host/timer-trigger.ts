@@ -21,32 +21,44 @@ export interface TimerSchedule {
  * cron is rejected with a message that says so.
  */
 export function parseTimerSchedule(expression: string, functionName: string, timeZone = process.env.WEBSITE_TIME_ZONE || 'UTC'): TimerSchedule {
+  const shape = timerScheduleShape(expression, functionName);
+  const { text } = shape;
+  if (shape.kind === 'interval') return { text, adjustForDST: false, next: (after) => new Date(after.getTime() + shape.intervalMs) };
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+  } catch {
+    throw new Error(`Function '${functionName}': WEBSITE_TIME_ZONE "${timeZone}" is not an IANA time zone name (e.g. "Europe/Paris").`);
+  }
+  const next = (after: Date): Date => CronExpressionParser.parse(text, { currentDate: after, tz: timeZone }).next().toDate();
+  try {
+    next(new Date());
+  } catch (err) {
+    throw unrecognizedSchedule(functionName, text, toError(err).message + '.');
+  }
+  return { text, adjustForDST: true, next };
+}
+
+/**
+ * What `parseTimerSchedule` can tell from the text alone, without making a date: six fields or a
+ * TimeSpan. The host checks this much when a function registers, and the rest when it starts, since
+ * the first date cron-parser makes sets up ICU (some 25 ms), better paid once the app has loaded.
+ */
+export function timerScheduleShape(expression: string, functionName: string): { kind: 'cron'; text: string } | { kind: 'interval'; text: string; intervalMs: number } {
   const text = expression.trim();
   const fields = text.split(/\s+/);
-  const problem = (detail: string): Error =>
-    new Error(
-      `Function '${functionName}': the schedule "${text}" was not recognized as a valid cron expression or timespan string. ${detail} ` +
-        'Azure Functions takes six-field NCRONTAB expressions, {second} {minute} {hour} {day} {month} {day-of-week} (e.g. "0 */5 * * * *"), or a TimeSpan "hh:mm:ss".',
-    );
-  if (fields.length === 6) {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone });
-    } catch {
-      throw new Error(`Function '${functionName}': WEBSITE_TIME_ZONE "${timeZone}" is not an IANA time zone name (e.g. "Europe/Paris").`);
-    }
-    const next = (after: Date): Date => CronExpressionParser.parse(text, { currentDate: after, tz: timeZone }).next().toDate();
-    try {
-      next(new Date());
-    } catch (err) {
-      throw problem(toError(err).message + '.');
-    }
-    return { text, adjustForDST: true, next };
-  }
+  if (fields.length === 6) return { kind: 'cron', text };
   if (fields.length === 1) {
     const interval = parseTimeSpan(text);
-    if (interval !== undefined && interval > 0) return { text, adjustForDST: false, next: (after) => new Date(after.getTime() + interval) };
+    if (interval !== undefined && interval > 0) return { kind: 'interval', text, intervalMs: interval };
   }
-  throw problem(fields.length === 5 ? 'It has five fields: NCRONTAB needs the seconds field first.' : `It has ${fields.length} field(s).`);
+  throw unrecognizedSchedule(functionName, text, fields.length === 5 ? 'It has five fields: NCRONTAB needs the seconds field first.' : `It has ${fields.length} field(s).`);
+}
+
+function unrecognizedSchedule(functionName: string, text: string, detail: string): Error {
+  return new Error(
+    `Function '${functionName}': the schedule "${text}" was not recognized as a valid cron expression or timespan string. ${detail} ` +
+      'Azure Functions takes six-field NCRONTAB expressions, {second} {minute} {hour} {day} {month} {day-of-week} (e.g. "0 */5 * * * *"), or a TimeSpan "hh:mm:ss".',
+  );
 }
 
 interface ScheduleStatus {

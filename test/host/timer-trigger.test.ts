@@ -24,11 +24,13 @@ describe('timer schedules', () => {
     expect(interval.adjustForDST).toBe(false);
   });
 
-  it('rejects a five-field expression with a message naming the function', () => {
+  it('rejects a five-field expression when the function registers, and a field out of range when the host starts, naming the function', async () => {
     expect(() => parseTimerSchedule('0 * * * *', 'evaluate')).toThrow(/Function 'evaluate'.*"0 \* \* \* \*".*five fields.*seconds field first/s);
+    expect(() => parseTimerSchedule('0 0 99 * * *', 'evaluate')).toThrow(/Function 'evaluate'.*"0 0 99 \* \* \*".*not recognized/s);
     const host = createHost();
     expect(() => host.register('nightly', { bindings: timerTrigger('0 0 * * *') }, () => undefined)).toThrow(/Function 'nightly'.*five fields/s);
-    expect(() => host.register('broken', { bindings: timerTrigger('0 0 99 * * *') }, () => undefined)).toThrow(/Function 'broken'.*not recognized/s);
+    host.register('broken', { bindings: timerTrigger('0 0 99 * * *') }, () => undefined);
+    await expect(host.start()).rejects.toThrow(/Function 'broken'.*not recognized/s);
   });
 });
 
