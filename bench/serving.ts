@@ -47,6 +47,8 @@ const quick = process.argv.includes('--quick');
 const DURATION_S = quick ? 2 : 5;
 const LATENCY_REQUESTS = quick ? 300 : 1500;
 const COLD_RUNS = 5;
+/** Rounds of each throughput cell, the servers interleaved; a cell reports its median round. */
+const THROUGHPUT_ROUNDS = quick ? 1 : 3;
 const FEATURES = 20;
 const GBDT_ROWS = 30_000;
 const GBDT_TREES = 300;
@@ -312,10 +314,23 @@ async function lowLoad(url: string, body: string): Promise<{ p50: number; p99: n
   return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) };
 }
 
-async function throughput(url: string, body: string, connections: number, seconds = DURATION_S): Promise<{ rps: number; errors: number; p50: number; p99: number }> {
+interface Throughput {
+  readonly rps: number;
+  readonly errors: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+async function throughput(url: string, body: string, connections: number, seconds = DURATION_S): Promise<Throughput> {
   const result = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections, duration: seconds });
   const errors = result.errors + result.timeouts + result.non2xx;
   return { rps: result.requests.average, errors, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** The round with the median requests/s, with the errors of every round (a failed request counts wherever it happened). */
+function medianRound(rounds: readonly Throughput[]): Throughput {
+  const median = [...rounds].sort((a, b) => a.rps - b.rps)[(rounds.length - 1) >> 1]!;
+  return { ...median, errors: rounds.reduce((sum, r) => sum + r.errors, 0) };
 }
 
 const ms = (v: number): string => (v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -504,30 +519,39 @@ async function main(): Promise<void> {
     };
     const paths = { logistic: '/models/churn/predict', gbdt: '/models/gbdt/predict' };
     const CONCURRENCY = [1, 16, 64] as const;
-    const measure = async (url: string, label: string): Promise<Measured> => {
-      const row: Measured = { latency: {} as Measured['latency'], load: { logistic: {}, gbdt: {} } };
-      for (const model of ['logistic', 'gbdt'] as const) {
-        row.latency[model] = await lowLoad(`${url}${paths[model]}`, bodies[model]);
-        for (const c of CONCURRENCY) row.load[model][c] = await throughput(`${url}${paths[model]}`, bodies[model], c);
-        log(`${label} ${model}: p50 ${ms(row.latency[model].p50)} ms, p99 ${ms(row.latency[model].p99)} ms; ${CONCURRENCY.map((c) => `c${c} ${rps(row.load[model][c]!.rps)}/s`).join(', ')}`);
-      }
-      return row;
-    };
-
+    // The three servers are up side by side (an idle one takes no CPU) and measured in turn, cell by cell, for
+    // THROUGHPUT_ROUNDS rounds; each cell is its median round. Measured one server after another, a drift of this
+    // VM's speed over the minutes of the run went straight into the ratios between them.
     const baselineChild = await startChild('--baseline', { BENCH_MODELS: modelsFile });
     children.push(baselineChild);
-    const baseline = await measure(baselineChild.url, 'baseline');
-    await baselineChild.stop();
-
     const withBatching = await startChild('--host', { ...common, MICRO_BATCHING: 'true' });
     children.push(withBatching);
-    const batched = await measure(withBatching.url, 'host, micro-batching on');
-    await withBatching.stop();
-
     const withoutBatching = await startChild('--host', { ...common, MICRO_BATCHING: 'false' });
     children.push(withoutBatching);
-    const unbatched = await measure(withoutBatching.url, 'host, micro-batching off');
-    await withoutBatching.stop();
+    const servers = [
+      { label: 'baseline', url: baselineChild.url },
+      { label: 'host, micro-batching on', url: withBatching.url },
+      { label: 'host, micro-batching off', url: withoutBatching.url },
+    ];
+    const rows: Measured[] = servers.map(() => ({ latency: {} as Measured['latency'], load: { logistic: {}, gbdt: {} } }));
+    for (const model of ['logistic', 'gbdt'] as const) {
+      for (const [i, server] of servers.entries()) {
+        rows[i]!.latency[model] = await lowLoad(`${server.url}${paths[model]}`, bodies[model]);
+        log(`${server.label} ${model}: p50 ${ms(rows[i]!.latency[model].p50)} ms, p99 ${ms(rows[i]!.latency[model].p99)} ms`);
+      }
+      for (const c of CONCURRENCY) {
+        const rounds: Throughput[][] = servers.map(() => []);
+        for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+          for (const [i, server] of servers.entries()) rounds[i]!.push(await throughput(`${server.url}${paths[model]}`, bodies[model], c));
+        }
+        for (const [i, server] of servers.entries()) {
+          rows[i]!.load[model][c] = medianRound(rounds[i]!);
+          log(`${server.label} ${model} c${c}: ${rounds[i]!.map((r) => rps(r.rps)).join(', ')} requests/s`);
+        }
+      }
+    }
+    const [baseline, batched, unbatched] = rows as [Measured, Measured, Measured];
+    for (const child of [baselineChild, withBatching, withoutBatching]) await child.stop();
 
     // Defaults by measurement: GBDT at concurrency 64 for a few bounds on rows and delay.
     const sweep: { maxRows: number; delay: number; rps: number; p99: number }[] = [];
@@ -551,7 +575,7 @@ async function main(): Promise<void> {
 type ModelKey = 'logistic' | 'gbdt';
 interface Measured {
   latency: Record<ModelKey, { p50: number; p99: number }>;
-  load: Record<ModelKey, Record<number, { rps: number; errors: number; p50: number; p99: number }>>;
+  load: Record<ModelKey, Record<number, Throughput>>;
 }
 interface Report {
   baseline: Measured;
@@ -804,6 +828,7 @@ function writeReport(r: Report): void {
     'the only load on the machine unless the load average below says otherwise. The local Functions host and the',
     'baseline each run in a child process; the load generator (autocannon) runs in the parent on the same 2 cores.',
     'Baseline: a bare `node:http` server that parses the same JSON body and calls the same ONNX Runtime session.',
+    'The baseline and the two hosts (micro-batching on, off) are up side by side and take turns, cell by cell and round by round.',
     "The GBDT is trained by modelloop's GBDT trainer, exported by its ONNX exporter (`TreeEnsembleClassifier`) and registered",
     `as a trained version: ${r.gbdt}.`,
     'Host settings: defaults (inference log sampling 0.1, keys off),',
@@ -819,7 +844,11 @@ function writeReport(r: Report): void {
     lines.push(`| ${name[m]} | host, batching on | ${ms(r.batched.latency[m].p50)} ms | ${ms(r.batched.latency[m].p99)} ms |`);
     lines.push(`| ${name[m]} | host, batching off | ${ms(r.unbatched.latency[m].p50)} ms | ${ms(r.unbatched.latency[m].p99)} ms |`);
   }
-  lines.push('', `### Throughput (single-row requests, autocannon ${DURATION_S} s per cell; requests/s, errors in brackets when any)`, '');
+  lines.push(
+    '',
+    `### Throughput (single-row requests, autocannon ${DURATION_S} s per round; requests/s, the median of ${THROUGHPUT_ROUNDS} round(s) in which the three servers take turns; errors of all rounds in brackets when any)`,
+    '',
+  );
   lines.push('| model | concurrency | baseline | host, batching on | ratio to baseline | host, batching off | batching on ÷ off |', '|---|---|---|---|---|---|---|');
   for (const m of models) {
     for (const c of [1, 16, 64]) {
