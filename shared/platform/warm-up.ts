@@ -8,15 +8,15 @@ let started = false;
 
 /**
  * Gives the process's one-time set-ups a head start on the other core, off a cold instance's first
- * request. ICU (behind `Intl`, which cron-parser's dates use when the host checks its timer schedules
- * and the settings their evaluation schedule) costs about 25 ms on its first use; ONNX Runtime's first
- * session costs about 100 ms more than any later one (its environment and kernels are set up once per
- * process). `services.ts` calls this when it loads (the first function file a host loads imports it):
- * a worker thread then formats a date in UTC, creates and runs a session on a tiny tree ensemble
- * (`warm-up-worker.ts`) and exits, while the main thread is still loading the app. Both caches are
- * the process's, so the main thread finds them set up. Measured in docs/benchmarks.md ("Serving:
- * cold start, measured alone"). Once per process: returns the worker the first time, else undefined.
- * A failure loses only the head start.
+ * request. ICU (behind `Intl`, which cron-parser's dates use when the host checks its timer
+ * schedules and the settings their evaluation schedule) costs about 25 ms on its first use; ONNX
+ * Runtime's first session costs about 100 ms more than any later one (its environment and kernels
+ * are set up once per process). `services.ts` calls this when it loads (the first function file a
+ * host loads imports it): a worker thread then formats a date in UTC, creates and runs a session on
+ * the smallest exported pipeline (`warm-up-worker.ts`) and exits, while the main thread is still
+ * loading the app. Both caches are the process's, so the main thread finds them set up. Measured in
+ * docs/benchmarks.md ("Serving: cold start, measured alone"). Once per process: returns the worker
+ * the first time, else undefined. A failure loses only the head start.
  *
  * The worker never keeps the process alive, but a process must not end while the worker is inside
  * ONNX Runtime: onnxruntime-node aborts the whole process ("terminate called after throwing an
