@@ -728,7 +728,7 @@ function previousColdStart(): string | undefined {
   const host = /\| host: process start → first answered prediction \| ([\d.]+ ms) \|/.exec(section)?.[1];
   const started = /\| (?:of which|host): process start → host (?:listening|started) \| ([\d.]+ ms) \|/.exec(section)?.[1];
   if (!host || !floor) return undefined;
-  return `${date ?? 'undated'}, load average ${load ?? 'unknown'}: host ${host} (started ${started ?? "?"}), floor ${floor}`;
+  return `${date ?? 'undated'}, load average ${load ?? 'unknown'}: host ${host} (started ${started ?? '?'}), floor ${floor}`;
 }
 
 const COLD_SECTION = 'Serving: cold start, measured alone';
