@@ -26,8 +26,10 @@ export interface AliasMoveRequest {
   /** Move only if the alias is unset (the first version becomes production this way). */
   readonly onlyIfUnset?: boolean;
   /**
-   * Retry when another writer changed the model document in between. Operators' moves do not
-   * retry: a concurrent change is a `Conflict` (409) they should look at. @default false
+   * Retry whenever another writer changed the model document in between. Without it (operators'
+   * moves) a move retries only while the alias itself is still where the move first found it: a
+   * retrain finishing its bookkeeping, or another alias moving, is no reason to fail; this alias
+   * moving meanwhile is a `Conflict` (409) the operator should look at. @default false
    */
   readonly retryOnConflict?: boolean;
   /** Apply only if the model document still has this ETag (the state the operator saw). */
@@ -59,6 +61,8 @@ export function assertAliasName(alias: string): void {
 export async function moveAlias(deps: AliasDeps, request: AliasMoveRequest): Promise<AliasMoveResult> {
   const { model, alias, version } = request;
   assertAliasName(alias);
+  /** Where the alias pointed when this move first read the model document. */
+  let found: number | null | undefined;
   for (let attempt = 0; ; attempt++) {
     const doc = await deps.registry.getModel(model);
     if (!doc) throw new ModelloopError('ModelNotFound', `Model "${model}" is not defined.`);
@@ -73,6 +77,8 @@ export async function moveAlias(deps: AliasDeps, request: AliasMoveRequest): Pro
       await ensureDurable(deps, model, alias, version, request);
       return { model: doc };
     }
+    if (found !== undefined && from !== found && !request.retryOnConflict) throw concurrentConflict(model, alias);
+    found ??= from;
     const at = new Date().toISOString();
     const next: ModelDocument = { ...doc, aliases: { ...doc.aliases, [alias]: version }, updatedAt: at };
     let updated: ModelDocument;
@@ -80,7 +86,7 @@ export async function moveAlias(deps: AliasDeps, request: AliasMoveRequest): Pro
       updated = await deps.registry.replaceModel(next);
     } catch (err) {
       if (!(err instanceof ModelloopError && err.code === 'Conflict')) throw err;
-      if (!request.retryOnConflict || attempt >= 5) throw concurrentConflict(model, alias);
+      if (attempt >= 5) throw concurrentConflict(model, alias);
       continue;
     }
     const move = await record(deps, model, { alias, from, to: version, at, by: request.by, reason: request.reason });
@@ -96,29 +102,38 @@ export interface AliasRemoveRequest {
   readonly ifMatch?: string;
 }
 
-/** Removes an alias (`DELETE /models/{model}/aliases/{alias}`), recorded like a move to nothing. */
+/**
+ * Removes an alias (`DELETE /models/{model}/aliases/{alias}`), recorded like a move to nothing. Like
+ * an operator's move, it retries a conflict while the alias still points where it first found it.
+ */
 export async function removeAlias(deps: AliasDeps, request: AliasRemoveRequest): Promise<AliasMoveResult> {
   const { model, alias } = request;
   assertAliasName(alias);
-  const doc = await deps.registry.getModel(model);
-  if (!doc) throw new ModelloopError('ModelNotFound', `Model "${model}" is not defined.`);
-  if (request.ifMatch !== undefined && doc._etag !== request.ifMatch) throw staleConflict(model, alias);
-  const from = doc.aliases[alias];
-  if (from === undefined) {
-    throw new ModelloopError('VersionNotFound', `Model "${model}" has no alias "${alias}"; its aliases are: ${Object.keys(doc.aliases).join(', ') || 'none'}.`);
+  let found: number | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const doc = await deps.registry.getModel(model);
+    if (!doc) throw new ModelloopError('ModelNotFound', `Model "${model}" is not defined.`);
+    if (request.ifMatch !== undefined && doc._etag !== request.ifMatch) throw staleConflict(model, alias);
+    const from = doc.aliases[alias];
+    if (found !== undefined && from !== found) throw concurrentConflict(model, alias);
+    if (from === undefined) {
+      throw new ModelloopError('VersionNotFound', `Model "${model}" has no alias "${alias}"; its aliases are: ${Object.keys(doc.aliases).join(', ') || 'none'}.`);
+    }
+    found = from;
+    const aliases = { ...doc.aliases };
+    delete aliases[alias];
+    const at = new Date().toISOString();
+    let updated: ModelDocument;
+    try {
+      updated = await deps.registry.replaceModel({ ...doc, aliases, updatedAt: at });
+    } catch (err) {
+      if (!(err instanceof ModelloopError && err.code === 'Conflict')) throw err;
+      if (attempt >= 5) throw concurrentConflict(model, alias);
+      continue;
+    }
+    const move = await record(deps, model, { alias, from, to: null, at, by: request.by, reason: request.reason });
+    return { model: updated, move };
   }
-  const aliases = { ...doc.aliases };
-  delete aliases[alias];
-  const at = new Date().toISOString();
-  let updated: ModelDocument;
-  try {
-    updated = await deps.registry.replaceModel({ ...doc, aliases, updatedAt: at });
-  } catch (err) {
-    if (err instanceof ModelloopError && err.code === 'Conflict') throw concurrentConflict(model, alias);
-    throw err;
-  }
-  const move = await record(deps, model, { alias, from, to: null, at, by: request.by, reason: request.reason });
-  return { model: updated, move };
 }
 
 interface MoveFacts {
@@ -152,7 +167,7 @@ async function ensureDurable(deps: AliasDeps, model: string, alias: string, vers
 function concurrentConflict(model: string, alias: string): ModelloopError {
   return new ModelloopError(
     'Conflict',
-    `Another change to model "${model}" landed while "${alias}" was being moved; nothing was changed by this request. ` +
+    `"${alias}" of model "${model}" was changed by another request while this one was changing it; nothing was changed by this request. ` +
       `GET /models/${model} to see where the aliases point now, then try again if you still want this move.`,
   );
 }

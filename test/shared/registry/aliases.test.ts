@@ -13,6 +13,27 @@ beforeAll(async () => {
 });
 
 
+/** The stack, with a registry that runs `change` once, just before the first model document write. */
+function interfering(change: () => Promise<void>): TestStack {
+  let pending = true;
+  const registry = new Proxy(stack.registry, {
+    get(target, property) {
+      if (property === 'replaceModel') {
+        return async (doc: Parameters<typeof target.replaceModel>[0]) => {
+          if (pending) {
+            pending = false;
+            await change();
+          }
+          return target.replaceModel(doc);
+        };
+      }
+      const value = Reflect.get(target, property, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { ...stack, registry };
+}
+
 async function blobMoves(model: string) {
   return aliasRecordSchema.parse((await stack.blobs.readJson(CONTAINERS.models, `${model}/aliases.json`))!.value);
 }
@@ -81,6 +102,42 @@ describe('operators moving aliases', () => {
     expect(applied).toBeGreaterThanOrEqual(1);
     expect((await stack.registry.listAliasMoves(model)).length - before).toBe(applied);
     expect((await blobMoves(model)).moves.length - before).toBe(applied);
+    expect((await blobMoves(model)).aliases).toEqual((await stack.registry.getModel(model))!.aliases);
+  });
+
+  it("goes through another change to the model that lands between its read and its write, and keeps that change", async () => {
+    const model = await modelWithTwoVersions(stack, 'meanwhile');
+    // Another writer changes the model document just before this move writes it: a retrain finishing its
+    // bookkeeping (no alias), or another operator moving another alias.
+    const meanwhile = (alias?: string) => interfering(async () => {
+      if (alias) await setAliasByOperator(stack, { model, alias, operator: 'bob' }, { version: 2 });
+      else {
+        const doc = (await stack.registry.getModel(model))!;
+        await stack.registry.replaceModel({ ...doc, updatedAt: new Date().toISOString() });
+      }
+    });
+
+    expect(await setAliasByOperator(meanwhile(), { model, alias: 'production', operator: 'alice' }, { version: 2 })).toMatchObject({ version: 2, move: { from: 1, to: 2 } });
+    expect(await setAliasByOperator(meanwhile('staging'), { model, alias: 'production', operator: 'alice' }, { version: 1 })).toMatchObject({ version: 1, move: { from: 2, to: 1 } });
+    expect((await stack.registry.getModel(model))!.aliases).toMatchObject({ production: 1, staging: 2 });
+    expect(await deleteAliasByOperator(meanwhile('canary'), { model, alias: 'staging', operator: 'alice' })).toMatchObject({ version: null, move: { from: 2, to: null } });
+    expect((await stack.registry.getModel(model))!.aliases).toEqual({ production: 1, challenger: 2, canary: 2 });
+    expect((await blobMoves(model)).aliases).toEqual((await stack.registry.getModel(model))!.aliases);
+  });
+
+  it('refuses with Conflict, and changes nothing, when the same alias moved between its read and its write', async () => {
+    const model = await modelWithTwoVersions(stack, 'same-alias');
+    const before = (await stack.registry.listAliasMoves(model)).length;
+    // Production is at 1; bob removes it while alice is promoting 2.
+    const otherOperator = interfering(() => deleteAliasByOperator(stack, { model, alias: 'production', operator: 'bob' }).then(() => undefined));
+    await expect(setAliasByOperator(otherOperator, { model, alias: 'production', operator: 'alice' }, { version: 2 })).rejects.toMatchObject({
+      code: 'Conflict',
+      status: 409,
+      message: expect.stringMatching(/"production" of model "[^"]+" was changed by another request while this one was changing it; nothing was changed by this request/),
+    });
+    expect((await stack.registry.getModel(model))!.aliases.production).toBeUndefined();
+    // Only bob's removal is recorded.
+    expect((await stack.registry.listAliasMoves(model)).slice(before).map((m) => [m.from, m.to, m.by])).toEqual([[1, null, 'user:bob']]);
     expect((await blobMoves(model)).aliases).toEqual((await stack.registry.getModel(model))!.aliases);
   });
 
