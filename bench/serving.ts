@@ -16,7 +16,7 @@ import { BlobStore } from '../shared/platform/blob-store';
 import { CosmosRegistry } from '../shared/registry/cosmos-registry';
 import type { SignatureField, VersionDocument } from '../shared/registry/documents';
 import { artifactPath, manifestPath, versionDocumentFromManifest, type Manifest } from '../shared/registry/manifest';
-import { sessionOptions } from '../shared/serving/model-cache';
+import { sessionOptions } from '../shared/serving/session-options';
 import { fitPreprocessing, type TrainingTable } from '../shared/training/design-matrix';
 import { fitGbdt, type GbdtOptions } from '../shared/training/gbdt';
 import { classificationMetrics } from '../shared/training/metrics';

@@ -80,15 +80,8 @@ export async function moveAlias(deps: AliasDeps, request: AliasMoveRequest): Pro
     if (found !== undefined && from !== found && !request.retryOnConflict) throw concurrentConflict(model, alias);
     found ??= from;
     const at = new Date().toISOString();
-    const next: ModelDocument = { ...doc, aliases: { ...doc.aliases, [alias]: version }, updatedAt: at };
-    let updated: ModelDocument;
-    try {
-      updated = await deps.registry.replaceModel(next);
-    } catch (err) {
-      if (!(err instanceof ModelloopError && err.code === 'Conflict')) throw err;
-      if (attempt >= 5) throw concurrentConflict(model, alias);
-      continue;
-    }
+    const updated = await replaceOrRetry(deps, { ...doc, aliases: { ...doc.aliases, [alias]: version }, updatedAt: at }, attempt, alias);
+    if (!updated) continue;
     const move = await record(deps, model, { alias, from, to: version, at, by: request.by, reason: request.reason });
     return { model: updated, move };
   }
@@ -123,14 +116,8 @@ export async function removeAlias(deps: AliasDeps, request: AliasRemoveRequest):
     const aliases = { ...doc.aliases };
     delete aliases[alias];
     const at = new Date().toISOString();
-    let updated: ModelDocument;
-    try {
-      updated = await deps.registry.replaceModel({ ...doc, aliases, updatedAt: at });
-    } catch (err) {
-      if (!(err instanceof ModelloopError && err.code === 'Conflict')) throw err;
-      if (attempt >= 5) throw concurrentConflict(model, alias);
-      continue;
-    }
+    const updated = await replaceOrRetry(deps, { ...doc, aliases, updatedAt: at }, attempt, alias);
+    if (!updated) continue;
     const move = await record(deps, model, { alias, from, to: null, at, by: request.by, reason: request.reason });
     return { model: updated, move };
   }
@@ -161,6 +148,23 @@ async function ensureDurable(deps: AliasDeps, model: string, alias: string, vers
   const recorded = blob ? aliasRecordSchema.parse(blob.value).aliases[alias] : undefined;
   if (recorded !== version) {
     await record(deps, model, { alias, from: recorded ?? null, to: version, at: new Date().toISOString(), by: request.by, reason: `${request.reason} (record repaired)` });
+  }
+}
+
+/** Attempts at an alias change whose model document write keeps meeting another writer's. */
+const MAX_ATTEMPTS = 6;
+
+/**
+ * Writes the model document with If-Match on its ETag: the document written, or undefined when another
+ * writer got there first and the caller may read it again and retry (a Conflict after MAX_ATTEMPTS).
+ */
+async function replaceOrRetry(deps: AliasDeps, next: ModelDocument, attempt: number, alias: string): Promise<ModelDocument | undefined> {
+  try {
+    return await deps.registry.replaceModel(next);
+  } catch (err) {
+    if (!(err instanceof ModelloopError && err.code === 'Conflict')) throw err;
+    if (attempt + 1 >= MAX_ATTEMPTS) throw concurrentConflict(next.model, alias);
+    return undefined;
   }
 }
 

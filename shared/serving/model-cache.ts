@@ -8,8 +8,6 @@ import type { Registry } from '../registry/registry';
 import { MODEL_NAME } from '../data/model-definition';
 import { sessionOptions } from './session-options';
 
-export { sessionOptions };
-
 export interface ModelCacheOptions {
   readonly blobs: BlobStore;
   readonly registry: Registry;
