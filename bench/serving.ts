@@ -386,11 +386,17 @@ function settledLater<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
-/** Starts a host, waits for its first answer and stops it gracefully (so that it writes its module cache, or its CPU profile). */
-async function answerAndStop(options: ColdStartOptions, nodeOptions: string[] = []): Promise<void> {
+/** Starts a host child with a cold start's client sending to it from the moment it is spawned; `answered` settles with its answer. */
+async function startWithClient(options: ColdStartOptions, nodeOptions: string[] = []): Promise<{ child: Child; answered: Promise<void> }> {
   let answered: Promise<void> | undefined;
   const child = await startChild('--host', options.common, nodeOptions, options.appRoot, (port) => (answered = settledLater(firstAnswer(port, options.path, options.body))));
   options.children.push(child);
+  return { child, answered: answered! };
+}
+
+/** Starts a host, waits for its first answer and stops it gracefully (so that it writes its module cache, or its CPU profile). */
+async function answerAndStop(options: ColdStartOptions, nodeOptions: string[] = []): Promise<void> {
+  const { child, answered } = await startWithClient(options, nodeOptions);
   await answered;
   await new Promise<void>((done) => {
     child.process.once('exit', () => done());
@@ -399,14 +405,12 @@ async function answerAndStop(options: ColdStartOptions, nodeOptions: string[] = 
 }
 
 async function coldStarts(options: ColdStartOptions) {
-  const { common, path, body, children, log, runs = COLD_RUNS, appRoot = root, profileDir } = options;
+  const { common, log, runs = COLD_RUNS, appRoot = root, profileDir } = options;
   const cold: number[] = [];
   const hostReady: number[] = [];
   for (let run = 0; run < runs; run++) {
     const spawnedAt = performance.now();
-    let answered: Promise<void> | undefined;
-    const child = await startChild('--host', common, [], appRoot, (port) => (answered = settledLater(firstAnswer(port, path, body))));
-    children.push(child);
+    const { child, answered } = await startWithClient(options);
     hostReady.push(child.startMs);
     await answered;
     cold.push(performance.now() - spawnedAt);
