@@ -53,8 +53,9 @@ export async function startLocalStack(): Promise<LocalStack> {
       lines.push(cosmos.description);
     } else lines.push(`Registry: Cosmos DB at ${cosmosEndpoint}`);
 
-    // Settings are checked, containers created and the registry rebuilt before the first trigger fires.
-    await getServices();
+    // Settings are checked, containers created (so that they are there to drop files into) and the
+    // registry rebuilt before the first trigger fires.
+    await (await getServices()).blobs.ensureContainers();
 
     const host = new FunctionsHost({ scriptRoot, port: httpPort, storageConnection: env.AzureWebJobsStorage, hostId: 'modelloop-local' });
     await host.load();

@@ -30,7 +30,12 @@ export interface WriteOptions {
   readonly ifNotExists?: boolean;
 }
 
-/** Blob storage as the product uses it: whole-blob reads and writes, listing by prefix. */
+/**
+ * Blob storage as the product uses it: whole-blob reads and writes, listing by prefix.
+ * A missing container is made when something is first written to it; until then reads and listings
+ * find nothing in it. So a cold instance's first request waits for no container round trips: in
+ * Azure the infrastructure made the containers, and `npm start` makes them as the stack starts.
+ */
 export class BlobStore {
   readonly #service: BlobServiceClient;
   readonly #containers = new Map<string, ContainerClient>();
@@ -41,7 +46,7 @@ export class BlobStore {
     this.#service = typeof connection === 'string' ? BlobServiceClient.fromConnectionString(connection) : connection;
   }
 
-  /** Creates the contract's containers if they are missing; safe to call many times. */
+  /** Creates the contract's containers if they are missing (`npm start`, tests); safe to call many times. */
   ensureContainers(): Promise<void> {
     this.#ensured ??= Promise.all(Object.values(CONTAINERS).map((name) => this.#container(name).createIfNotExists())).then(
       () => undefined,
@@ -89,12 +94,21 @@ export class BlobStore {
   /** Returns the new ETag; throws a RestError with status 412/409 when a condition fails. */
   async write(container: string, name: string, content: Uint8Array | string, options: WriteOptions = {}): Promise<string> {
     const body = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    const response = await this.#container(container)
-      .getBlockBlobClient(name)
-      .uploadData(body, {
-        blobHTTPHeaders: { blobContentType: options.contentType ?? 'application/octet-stream' },
-        conditions: options.ifMatch ? { ifMatch: options.ifMatch } : options.ifNotExists ? { ifNoneMatch: '*' } : undefined,
-      });
+    const upload = () =>
+      this.#container(container)
+        .getBlockBlobClient(name)
+        .uploadData(body, {
+          blobHTTPHeaders: { blobContentType: options.contentType ?? 'application/octet-stream' },
+          conditions: options.ifMatch ? { ifMatch: options.ifMatch } : options.ifNotExists ? { ifNoneMatch: '*' } : undefined,
+        });
+    let response: Awaited<ReturnType<typeof upload>>;
+    try {
+      response = await upload();
+    } catch (err) {
+      if (!isContainerMissing(err)) throw err;
+      await this.#container(container).createIfNotExists();
+      response = await upload();
+    }
     return response.etag ?? '';
   }
 
@@ -104,19 +118,28 @@ export class BlobStore {
 
   /** Deletes a blob; true if it existed. */
   async delete(container: string, name: string): Promise<boolean> {
-    const response = await this.#container(container).getBlobClient(name).deleteIfExists();
-    return response.succeeded;
+    try {
+      const response = await this.#container(container).getBlobClient(name).deleteIfExists();
+      return response.succeeded;
+    } catch (err) {
+      if (isContainerMissing(err)) return false;
+      throw err;
+    }
   }
 
   async list(container: string, prefix = ''): Promise<BlobListing[]> {
     const out: BlobListing[] = [];
-    for await (const item of this.#container(container).listBlobsFlat({ prefix })) {
-      out.push({
-        name: item.name,
-        etag: item.properties.etag ?? '',
-        size: item.properties.contentLength ?? 0,
-        lastModified: item.properties.lastModified ?? new Date(0),
-      });
+    try {
+      for await (const item of this.#container(container).listBlobsFlat({ prefix })) {
+        out.push({
+          name: item.name,
+          etag: item.properties.etag ?? '',
+          size: item.properties.contentLength ?? 0,
+          lastModified: item.properties.lastModified ?? new Date(0),
+        });
+      }
+    } catch (err) {
+      if (!isContainerMissing(err)) throw err;
     }
     return out;
   }
@@ -124,8 +147,12 @@ export class BlobStore {
   /** The virtual folders directly under `prefix` (which ends with `/`), each returned with its trailing `/`. */
   async listFolders(container: string, prefix: string): Promise<string[]> {
     const out: string[] = [];
-    for await (const item of this.#container(container).listBlobsByHierarchy('/', { prefix })) {
-      if (item.kind === 'prefix') out.push(item.name);
+    try {
+      for await (const item of this.#container(container).listBlobsByHierarchy('/', { prefix })) {
+        if (item.kind === 'prefix') out.push(item.name);
+      }
+    } catch (err) {
+      if (!isContainerMissing(err)) throw err;
     }
     return out;
   }
@@ -144,6 +171,10 @@ export class BlobStore {
     }
     return client;
   }
+}
+
+function isContainerMissing(err: unknown): boolean {
+  return err instanceof RestError && err.statusCode === 404 && err.code === 'ContainerNotFound';
 }
 
 /** True when a conditional write lost the race (the blob changed or already exists). */

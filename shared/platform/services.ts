@@ -1,3 +1,5 @@
+// First: it starts the background warm-up (ICU, ONNX Runtime) before the SDKs below load.
+import './start-warm-up';
 import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { CosmosRegistry } from '../registry/cosmos-registry';
@@ -8,7 +10,6 @@ import { loadConfig, type Config, type IdentitySettings } from './config';
 import { consoleLogger, type Logger } from './logger';
 import { RETRAIN_QUEUE, type RetrainQueue } from './retrain-queue';
 import { startTelemetry, type Telemetry } from './telemetry';
-import { warmUpInBackground } from './warm-up';
 
 /** The ports every use case may need, built once per worker process. */
 export interface Services {
@@ -22,14 +23,11 @@ export interface Services {
 
 let services: Promise<Services> | undefined;
 
-// The first function file a host loads imports this module: from here ICU and ONNX Runtime set themselves up
-// on the other core while the host loads the rest of the app, so a cold instance's first prediction does not wait for them.
-warmUpInBackground();
-
 /**
- * Builds the services on first use: reads the settings, creates the blob containers and the
- * registry container, and rebuilds the registry from blob storage when the registry is new
- * (a fresh Cosmos account, or the in-memory Cosmos server after a restart).
+ * Builds the services on first use: reads the settings, finds (or creates) the registry container,
+ * and rebuilds the registry from blob storage when the registry is new (a fresh Cosmos account, or
+ * the in-memory Cosmos server after a restart). Blob containers are made on the first write to each
+ * (`BlobStore`), so a cold instance's first request waits for one registry round trip here.
  */
 export function getServices(): Promise<Services> {
   services ??= createServices(consoleLogger).catch((err: unknown) => {
@@ -44,8 +42,7 @@ async function createServices(log: Logger): Promise<Services> {
   const telemetry = startTelemetry({ connectionString: config.applicationInsightsConnectionString, authenticationString: config.applicationInsightsAuthenticationString }, log);
   const blobs = new BlobStore(config.storage.kind === 'connectionString' ? config.storage.connectionString : new BlobServiceClient(config.storage.blobServiceUri, credentialOf(config.storage.identity)));
   const registry = new CosmosRegistry({ ...config.cosmos, credential: config.cosmos.identity && credentialOf(config.cosmos.identity) });
-  // Independent round trips (containers, database and container), so in parallel: they are on every cold start's path.
-  const [, fresh] = await Promise.all([blobs.ensureContainers(), registry.initialise()]);
+  const fresh = await registry.initialise();
   if (fresh) {
     const { rebuildRegistry } = await import('../registry/rebuild');
     await rebuildRegistry(blobs, registry, (message) => log.info(message));

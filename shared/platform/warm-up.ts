@@ -11,8 +11,9 @@ let started = false;
  * request. ICU (behind `Intl`, which cron-parser's dates use when the host checks its timer
  * schedules and the settings their evaluation schedule) costs about 25 ms on its first use; ONNX
  * Runtime's first session costs about 100 ms more than any later one (its environment and kernels
- * are set up once per process). `services.ts` calls this when it loads (the first function file a
- * host loads imports it): a worker thread then formats a date in UTC, creates and runs a session on
+ * are set up once per process). `start-warm-up.ts` calls this, and `services.ts` imports it before
+ * anything else (the first function file a host loads imports `services.ts`, and the SDKs load after
+ * it): a worker thread then formats a date in UTC, creates and runs a session on
  * the smallest exported pipeline (`warm-up-worker.ts`) and exits, while the main thread is still
  * loading the app. Both caches are the process's, so the main thread finds them set up. Measured in
  * docs/benchmarks.md ("Serving: cold start, measured alone"). Once per process: returns the worker

@@ -53,8 +53,18 @@ export class CosmosRegistry implements Registry {
   /**
    * Creates the database and container when missing. Returns true when the container was
    * created just now: the registry is empty and should be rebuilt from blob storage.
+   * Every cold instance runs this before its first request, and the container almost always
+   * exists: so one read of it first, and the database and container round trips only when it is missing.
    */
   async initialise(): Promise<boolean> {
+    const existing = this.#client.database(this.#options.database).container(this.#options.container);
+    try {
+      await existing.read();
+      this.#container = existing;
+      return false;
+    } catch (err) {
+      if (!(err instanceof ErrorResponse && err.code === 404)) throw err;
+    }
     const { database } = await this.#client.databases.createIfNotExists({ id: this.#options.database });
     const { container, statusCode } = await database.containers.createIfNotExists({
       id: this.#options.container,

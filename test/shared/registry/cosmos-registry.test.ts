@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { CosmosClient } from '@azure/cosmos';
+import { describe, expect, inject, it } from 'vitest';
+import { CosmosRegistry } from '../../../shared/registry/cosmos-registry';
 import type { ModelDocument } from '../../../shared/registry/documents';
 import { moveAlias } from '../../../shared/registry/aliases';
 import { testStack, uniqueModel } from '../../support/stack';
@@ -15,6 +18,24 @@ const modelDoc = (model: string): ModelDocument => ({
 });
 
 describe('CosmosRegistry', () => {
+  it('says the registry is new only when it created its container: a new database, or a database whose container is gone', async () => {
+    const database = `init-${randomUUID().slice(0, 8)}`;
+    const registryOn = (): CosmosRegistry => new CosmosRegistry({ endpoint: inject('cosmosEndpoint'), key: inject('cosmosKey'), database, container: 'registry' });
+    const first = registryOn();
+    expect(await first.initialise()).toBe(true);
+    const model = uniqueModel('init');
+    await first.createModel(modelDoc(model));
+
+    const restarted = registryOn();
+    expect(await restarted.initialise()).toBe(false);
+    expect((await restarted.getModel(model))?.model).toBe(model);
+
+    await new CosmosClient({ endpoint: inject('cosmosEndpoint'), key: inject('cosmosKey'), connectionPolicy: { enableEndpointDiscovery: false } }).database(database).container('registry').delete();
+    const afterLoss = registryOn();
+    expect(await afterLoss.initialise()).toBe(true);
+    expect(await afterLoss.getModel(model)).toBeUndefined();
+  });
+
   it('refuses a second create and a stale replace with Conflict', async () => {
     const { registry } = await testStack();
     const model = uniqueModel('etag');
