@@ -71,10 +71,12 @@ export class InferenceLog {
     if (rate <= 0 || rows <= 0) return;
     try {
       const random = this.#options.random ?? Math.random;
-      const time = new Date().toISOString();
       const max = this.#options.maxBufferedRows ?? 50_000;
+      // Made once a row is sampled: at the default rate most requests sample none.
+      let time: string | undefined;
       for (let row = 0; row < rows; row++) {
         if (rate < 1 && random() >= rate) continue;
+        time ??= new Date().toISOString();
         if (this.#buffer.length >= max) {
           this.#dropped++;
           continue;
