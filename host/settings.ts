@@ -170,7 +170,8 @@ export function parseHostJson(json: unknown, source = 'host.json', env: NodeJS.P
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new Error(`${source} must contain a JSON object.`);
   }
-  const parsed = hostJsonSchema.safeParse(canonicalKeys(withEnvironmentOverrides(json as Record<string, unknown>, env)));
+  // Once per host: zod's compiled fast path would cost more to build than this one parse takes.
+  const parsed = hostJsonSchema.safeParse(canonicalKeys(withEnvironmentOverrides(json as Record<string, unknown>, env)), { jitless: true });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     throw new Error(`${source} is invalid:\n${problems.join('\n')}`);
@@ -221,7 +222,7 @@ const localSettingsSchema = z.looseObject({
 export function applyLocalSettings(scriptRoot: string, env: NodeJS.ProcessEnv = process.env): LocalSettings | undefined {
   const file = join(scriptRoot, 'local.settings.json');
   if (!existsSync(file)) return undefined;
-  const parsed = localSettingsSchema.safeParse(readJson(file));
+  const parsed = localSettingsSchema.safeParse(readJson(file), { jitless: true });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     throw new Error(`${file} is invalid:\n${problems.join('\n')}`);

@@ -172,7 +172,8 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = settingsSchema.safeParse(env);
+  // Once per process: zod's compiled fast path would cost more to build than this one parse takes.
+  const parsed = settingsSchema.safeParse(env, { jitless: true });
   // Settings that are required only in the absence of others: checked alongside the schema so one message names all.
   const set = (name: string): boolean => typeof env[name] === 'string' && env[name] !== '';
   const lines = parsed.success ? [] : parsed.error.issues.map((issue) => `  ${issue.path.join('.')} ${issue.message}`);
