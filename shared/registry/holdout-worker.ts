@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { compiledWorker } from '../platform/worker-script';
 import { buildHoldout, type Holdout, type HoldoutSource } from './holdout';
 
 /**
@@ -25,10 +24,7 @@ export function buildHoldoutInWorker(source: HoldoutSource): Promise<Holdout> {
 
 /** The compiled copy of this file; under vitest (TypeScript sources) the one `npm run build` makes. */
 function workerScript(): string | undefined {
-  for (const candidate of [join(__dirname, 'holdout-worker.js'), join(__dirname, '..', '..', 'dist', 'shared', 'registry', 'holdout-worker.js')]) {
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  return compiledWorker(__dirname, 'holdout-worker.js');
 }
 
 if (parentPort && (workerData as HoldoutSource | undefined)?.contract) {

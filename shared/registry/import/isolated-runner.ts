@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { compiledWorker } from '../../platform/worker-script';
 import type { OnnxRunner, PlainTensor } from '../holdout';
 import type { ChildReply, ChildRequest } from './onnx-child';
 
@@ -26,11 +26,9 @@ export class IsolationError extends Error {
 
 /** The compiled child script; under vitest the sources are TypeScript, so use the copy `npm run build` makes. */
 function childScript(): string {
-  const beside = join(__dirname, 'onnx-child.js');
-  if (existsSync(beside)) return beside;
-  const compiled = join(__dirname, '..', '..', '..', 'dist', 'shared', 'registry', 'import', 'onnx-child.js');
-  if (existsSync(compiled)) return compiled;
-  throw new Error(`The ONNX isolation child is not built (looked for ${beside} and ${compiled}); run "npm run build".`);
+  const script = compiledWorker(__dirname, 'onnx-child.js');
+  if (!script) throw new Error('The ONNX isolation child (onnx-child.js) is not built; run "npm run build".');
+  return script;
 }
 
 /**
