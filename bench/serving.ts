@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Agent, request as httpRequest } from 'node:http';
@@ -40,7 +40,8 @@ import { writeSection } from './report';
  * Run: `npx tsc -p tsconfig.json && node dist/bench/serving.js` (`--quick` for shorter runs;
  * `--cold-start [--runs N] [--against DIR [--against-label TEXT]] [--cpu-prof DIR]` for the cold start alone:
  * against another checkout's build, started in the same rounds, and with a CPU profile of one start;
- * `--throughput [--rounds N] [--seconds S] [--against DIR] [--cpu-prof DIR]` for the logistic model at concurrency 64 alone).
+ * `--throughput [--rounds N] [--seconds S] [--against DIR] [--cpu-prof DIR]` for the logistic model at concurrency 64 alone;
+ * `--batching [--rounds N] [--seconds S] [--cpu-prof DIR]` for the GBDT at concurrency 64, micro-batching on and off, alone).
  */
 const root = resolve(__dirname, '..', '..');
 const quick = process.argv.includes('--quick');
@@ -182,7 +183,7 @@ type Env = Record<string, string>;
 /**
  * `--host` children: the local Functions host only (the parent runs the emulators), logging errors only,
  * as a load test wants. An inline script, not this file, so a cold start loads what a host loads and
- * nothing of the bench (autocannon, the GBDT training).
+ * nothing of the bench (the load generator, the GBDT training).
  */
 function hostChildScript(appRoot: string): string {
   return `const started = performance.now();
@@ -321,10 +322,64 @@ interface Throughput {
   readonly p99: number;
 }
 
+/**
+ * The load generator: wrk (C, one thread) when it is installed (Debian's `wrk`), else autocannon (JavaScript, in
+ * this process). `--client autocannon|wrk` chooses. On two cores the client's own cost per request matters:
+ * autocannon spends about as much CPU on a request as the server under test, so at concurrency 64 a fast server
+ * waits for it (the batching host idled 15% of the time under autocannon) and the figure is partly the client's.
+ */
+const CLIENT: 'wrk' | 'autocannon' = chooseClient();
+
+function chooseClient(): 'wrk' | 'autocannon' {
+  const asked = argument('--client');
+  if (asked === 'wrk' || asked === 'autocannon') return asked;
+  if (asked !== undefined) throw new Error(`--client ${asked}: use wrk or autocannon.`);
+  return spawnSync('wrk', ['-v']).error ? 'autocannon' : 'wrk';
+}
+
+/** The load generator as the report names it. */
+function clientName(): string {
+  return CLIENT === 'wrk' ? 'wrk (one thread)' : 'autocannon (in the bench process)';
+}
+
 async function throughput(url: string, body: string, connections: number, seconds = DURATION_S): Promise<Throughput> {
+  if (CLIENT === 'wrk') return wrkThroughput(url, body, connections, seconds);
   const result = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections, duration: seconds });
   const errors = result.errors + result.timeouts + result.non2xx;
   return { rps: result.requests.average, errors, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** wrk with one thread: its Lua script sets the request and prints the summary as one JSON line (latencies in µs). */
+async function wrkThroughput(url: string, body: string, connections: number, seconds: number): Promise<Throughput> {
+  const script = join(tmpdir(), `modelloop-wrk-${process.pid}.lua`);
+  writeFileSync(script, [
+    'wrk.method = "POST"',
+    `wrk.body = ${JSON.stringify(body)}`,
+    'wrk.headers["Content-Type"] = "application/json"',
+    'done = function(summary, latency, requests)',
+    '  local e = summary.errors',
+    '  io.write(string.format([[WRK {"requests":%d,"us":%d,"errors":%d,"p50":%d,"p99":%d}]] .. "\\n",',
+    '    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,',
+    '    latency:percentile(50), latency:percentile(99)))',
+    'end',
+  ].join('\n'));
+  let output: string;
+  try {
+    output = await new Promise<string>((done, fail) => {
+      const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+      child.once('error', fail);
+      child.once('exit', (code) => (code === 0 ? done(text) : fail(new Error(`wrk exited with ${code}: ${text}`))));
+    });
+  } finally {
+    rmSync(script, { force: true });
+  }
+  const line = /^WRK (\{.*\})$/m.exec(output);
+  if (!line) throw new Error(`wrk printed no summary: ${output}`);
+  const r = JSON.parse(line[1]!) as { requests: number; us: number; errors: number; p50: number; p99: number };
+  return { rps: r.requests / (r.us / 1e6), errors: r.errors, p50: r.p50 / 1000, p99: r.p99 / 1000 };
 }
 
 /** The round with the median requests/s, with the errors of every round (a failed request counts wherever it happened). */
@@ -805,7 +860,7 @@ async function throughputOnly(): Promise<void> {
     writeSection(THROUGHPUT_SECTION, [
       `Measured by \`node dist/bench/serving.js --throughput${against ? ' --against <build>' : ''} --rounds ${rounds} --seconds ${seconds}\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)},`,
       `Node ${process.version}, ${cpus().length} cores; load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min).`,
-      `The trained logistic model (${churn.trainer}), single-row \`instances\` requests, autocannon at concurrency ${CONNECTIONS} for ${seconds} s`,
+      `The trained logistic model (${churn.trainer}), single-row \`instances\` requests, ${clientName()} at concurrency ${CONNECTIONS} for ${seconds} s`,
       'after 1 s of warm-up, each server a fresh child process, in rounds that interleave them. Host settings: defaults',
       '(micro-batching on, inference log sampling 0.1, keys off), host log at errors only. With a load average above the',
       'core count the machine was shared while this ran: the absolute figures are then provisional; the ratios, taken in the',
@@ -826,6 +881,81 @@ async function throughputOnly(): Promise<void> {
 
 const THROUGHPUT_SECTION = 'Serving: logistic throughput at concurrency 64, measured alone';
 
+/**
+ * `--batching [--rounds N] [--seconds S] [--cpu-prof DIR]`: the micro-batching goal alone — the GBDT at
+ * concurrency 64 on two hosts up side by side, micro-batching on and off, taking turns for N rounds (more
+ * rounds than the full run gives each cell, so that a drift of this VM's speed moves both sides of most
+ * ratios alike). With `--cpu-prof`, one more run of the batching host under `--cpu-prof`. Writes its own section.
+ */
+async function batchingOnly(): Promise<void> {
+  const { profileDir } = comparisonOptions();
+  const rounds = Number(argument('--rounds') ?? 7);
+  const seconds = Number(argument('--seconds') ?? DURATION_S);
+  const CONNECTIONS = 64;
+  await withBenchStack('modelloop-bench-batching-', async ({ common, children, blobs, registry, log }) => {
+    const gbdt = trainGbdt('gbdt');
+    await registerGbdt(blobs, registry, gbdt);
+    log(`GBDT: ${describeGbdt(gbdt)}, in ${gbdt.seconds.toFixed(1)} s`);
+    const body = gbdtBody(gbdt);
+    const path = '/models/gbdt/predict';
+    const on = await startChild('--host', { ...common, MICRO_BATCHING: 'true' });
+    children.push(on);
+    const off = await startChild('--host', { ...common, MICRO_BATCHING: 'false' });
+    children.push(off);
+    const measure = async (label: string, url: string): Promise<number> => {
+      const r = await throughput(`${url}${path}`, body, CONNECTIONS, seconds);
+      if (r.errors > 0) throw new Error(`${label}: ${r.errors} failed requests`);
+      log(`${label}: ${rps(r.rps)}/s (p50 ${r.p50} ms, p99 ${r.p99} ms)`);
+      return r.rps;
+    };
+    for (const child of [on, off]) await throughput(`${child.url}${path}`, body, CONNECTIONS, 1);
+    const batched: number[] = [];
+    const unbatched: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      // Which goes first alternates, so that neither always follows the other's load.
+      const order = round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
+      for (const which of order) {
+        if (which === 'on') batched.push(await measure(`round ${round + 1}, batching on`, on.url));
+        else unbatched.push(await measure(`round ${round + 1}, batching off`, off.url));
+      }
+    }
+    if (profileDir) {
+      const child = await startChild('--host', { ...common, MICRO_BATCHING: 'true' }, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+      children.push(child);
+      await throughput(`${child.url}${path}`, body, CONNECTIONS, 1);
+      await throughput(`${child.url}${path}`, body, CONNECTIONS, seconds);
+      await new Promise<void>((done) => {
+        child.process.once('exit', () => done());
+        child.process.kill('SIGTERM');
+      });
+      children.splice(children.indexOf(child), 1);
+      log(`CPU profile of the batching host under load written to ${profileDir}`);
+    }
+
+    const m = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+    const ratios = batched.map((x, i) => x / unbatched[i]!);
+    writeSection(BATCHING_SECTION, [
+      `Measured by \`node dist/bench/serving.js --batching --rounds ${rounds} --seconds ${seconds}\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)},`,
+      `Node ${process.version}, ${cpus().length} cores; load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min).`,
+      `The GBDT (${describeGbdt(gbdt)}), single-row \`instances\` requests, ${clientName()} at concurrency ${CONNECTIONS}`,
+      `for ${seconds} s a round, after 1 s of warm-up each. Two hosts, the same build and settings (defaults: BATCH_MAX_ROWS 256,`,
+      'BATCH_MAX_DELAY_MS 0, inference log sampling 0.1, keys off) but MICRO_BATCHING, are up side by side and take turns, the',
+      'one that goes first alternating by round.',
+      '',
+      `| host | requests/s, median of ${rounds} | min–max |`,
+      '|---|---|---|',
+      `| micro-batching on | ${rps(m(batched))} | ${rps(Math.min(...batched))}–${rps(Math.max(...batched))} |`,
+      `| micro-batching off | ${rps(m(unbatched))} | ${rps(Math.min(...unbatched))}–${rps(Math.max(...unbatched))} |`,
+      '',
+      `On ÷ off: ${(m(batched) / m(unbatched)).toFixed(2)}× of the medians; ${m(ratios).toFixed(2)}× the median of the rounds' own ratios`,
+      `(${ratios.map((r) => r.toFixed(2)).join(', ')}). Goal: ≥ 2×.`,
+    ].join('\n'));
+    log(`Wrote the "${BATCHING_SECTION}" section of docs/benchmarks.md.`);
+  });
+}
+
+const BATCHING_SECTION = 'Serving: micro-batching of the GBDT at concurrency 64, measured alone';
+
 function writeReport(r: Report): void {
   const lines: string[] = [];
   const models = ['logistic', 'gbdt'] as const;
@@ -834,7 +964,7 @@ function writeReport(r: Report): void {
   lines.push(
     `Measured by \`node dist/bench/serving.js\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, 2 cores,`,
     'the only load on the machine unless the load average below says otherwise. The local Functions host and the',
-    'baseline each run in a child process; the load generator (autocannon) runs in the parent on the same 2 cores.',
+    `baseline each run in a child process; the load generator (${clientName()}) runs on the same 2 cores.`,
     'Baseline: a bare `node:http` server that parses the same JSON body and calls the same ONNX Runtime session.',
     'The baseline and the two hosts (micro-batching on, off) are up side by side and take turns, cell by cell and round by round.',
     "The GBDT is trained by modelloop's GBDT trainer, exported by its ONNX exporter (`TreeEnsembleClassifier`) and registered",
@@ -854,7 +984,7 @@ function writeReport(r: Report): void {
   }
   lines.push(
     '',
-    `### Throughput (single-row requests, autocannon ${DURATION_S} s per round; requests/s, the median of ${THROUGHPUT_ROUNDS} round(s) in which the three servers take turns; errors of all rounds in brackets when any)`,
+    `### Throughput (single-row requests, ${CLIENT} ${DURATION_S} s per round; requests/s, the median of ${THROUGHPUT_ROUNDS} round(s) in which the three servers take turns; errors of all rounds in brackets when any)`,
     '',
   );
   lines.push('| model | concurrency | baseline | host, batching on | ratio to baseline | host, batching off | batching on ÷ off |', '|---|---|---|---|---|---|---|');
@@ -890,8 +1020,8 @@ const SECTION = '## Serving: native predict under load, micro-batching, cold sta
 const writeAt = process.argv.indexOf('--write-gbdt');
 if (writeAt > 0) writeFileSync(process.argv[writeAt + 1] ?? 'gbdt.onnx', trainGbdt('gbdt').bytes);
 else if (process.argv.includes('--baseline')) void runBaselineChild();
-else if (process.argv.includes('--cold-start') || process.argv.includes('--throughput'))
-  (process.argv.includes('--throughput') ? throughputOnly() : coldStartOnly()).then(
+else if (process.argv.includes('--cold-start') || process.argv.includes('--throughput') || process.argv.includes('--batching'))
+  (process.argv.includes('--throughput') ? throughputOnly() : process.argv.includes('--batching') ? batchingOnly() : coldStartOnly()).then(
     () => process.exit(0),
     (err: unknown) => {
       console.error(err);

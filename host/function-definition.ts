@@ -89,15 +89,31 @@ export function resolveAppSettings(text: string, purpose: string, env: NodeJS.Pr
   });
 }
 
-/** The shape `InvocationContext.options` has in Azure (`fromRpcBindings` in @azure/functions). */
-export function effectiveOptions(definition: FunctionDefinition): {
-  trigger: BindingMetadata & { name: string };
-  return: (BindingMetadata & { name: string }) | undefined;
-  extraInputs: (BindingMetadata & { name: string })[];
-  extraOutputs: (BindingMetadata & { name: string })[];
-} {
-  const extraOutputs: (BindingMetadata & { name: string })[] = [];
-  let returnBinding: (BindingMetadata & { name: string }) | undefined;
+type NamedBinding = BindingMetadata & { name: string };
+
+/** What `InvocationContext.options` holds: a function's bindings, which do not change while it is loaded. */
+export interface EffectiveOptions {
+  trigger: NamedBinding;
+  return: NamedBinding | undefined;
+  extraInputs: NamedBinding[];
+  extraOutputs: NamedBinding[];
+}
+
+const optionsOf = new WeakMap<FunctionDefinition, EffectiveOptions>();
+
+/**
+ * The shape `InvocationContext.options` has in Azure (`fromRpcBindings` in @azure/functions), worked out
+ * once per function: every invocation's context gets it, so it is on every request's path.
+ */
+export function effectiveOptions(definition: FunctionDefinition): EffectiveOptions {
+  let options = optionsOf.get(definition);
+  if (!options) optionsOf.set(definition, (options = bindingOptions(definition)));
+  return options;
+}
+
+function bindingOptions(definition: FunctionDefinition): EffectiveOptions {
+  const extraOutputs: NamedBinding[] = [];
+  let returnBinding: NamedBinding | undefined;
   for (const [name, binding] of Object.entries(definition.bindings)) {
     if (name === definition.trigger.name) continue;
     if (name === '$return') returnBinding = { ...binding, name };

@@ -66,7 +66,7 @@ export class InferenceLog {
   }
 
   /** Samples rows of one scored request. Never throws. */
-  record(model: string, version: number, inputs: Readonly<Record<string, ort.Tensor>>, outputs: Readonly<Record<string, ort.Tensor>>, rows: number): void {
+  record(model: string, version: number, inputs: Readonly<Record<string, Columns>>, outputs: Readonly<Record<string, Columns>>, rows: number): void {
     const rate = this.#options.sampleRate;
     if (rate <= 0 || rows <= 0) return;
     try {
@@ -130,7 +130,10 @@ export class InferenceLog {
   }
 }
 
-function rowOf(tensors: Readonly<Record<string, ort.Tensor>>, row: number, rows: number): Record<string, LoggedValue> {
+/** What the log reads of a tensor, or of scoring's plain feeds: its values and shape. */
+type Columns = Pick<ort.Tensor, 'data' | 'dims'>;
+
+function rowOf(tensors: Readonly<Record<string, Columns>>, row: number, rows: number): Record<string, LoggedValue> {
   const out: Record<string, LoggedValue> = {};
   for (const [name, tensor] of Object.entries(tensors)) {
     const data = tensor.data as ArrayLike<unknown>;

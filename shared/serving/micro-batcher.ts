@@ -10,7 +10,20 @@ export interface MicroBatchOptions {
   readonly maxDelayMs: number;
 }
 
-export type Feeds = Record<string, ort.Tensor>;
+type TensorData = ort.Tensor['data'];
+
+/**
+ * One input of one request as its rows give it: an `ort.Tensor` or the plain fields of one. Scoring
+ * builds plain feeds, so that a batch makes one tensor per input rather than one per input per request;
+ * they become tensors only for the run they take part in.
+ */
+export interface Feed {
+  readonly type: ort.Tensor.Type;
+  readonly data: TensorData;
+  readonly dims: readonly number[];
+}
+
+export type Feeds = Readonly<Record<string, Feed>>;
 export type Outputs = ort.InferenceSession.OnnxValueMapType;
 
 interface Job {
@@ -47,7 +60,7 @@ export class MicroBatcher {
   }
 
   run(session: ort.InferenceSession, feeds: Feeds, rows: number, batchable: boolean): Promise<Outputs> {
-    if (!this.#options.enabled || !batchable || rows >= this.#options.maxRows) return session.run(feeds);
+    if (!this.#options.enabled || !batchable || rows >= this.#options.maxRows) return session.run(tensorsOf(feeds));
     return new Promise<Outputs>((resolve, reject) => {
       let pending = this.#pending.get(session);
       if (pending && pending.rows + rows > this.#options.maxRows) {
@@ -78,10 +91,10 @@ export class MicroBatcher {
     if (jobs.length === 0) return;
     if (jobs.length === 1) {
       const [job] = jobs as [Job];
-      session.run(job.feeds).then(job.resolve, job.reject);
+      session.run(tensorsOf(job.feeds)).then(job.resolve, job.reject);
       return;
     }
-    const merged = concatFeeds(jobs.map((job) => job.feeds));
+    const merged = concatFeeds(jobs);
     if (!merged) return runEach(session, jobs);
     session.run(merged).then(
       (outputs) => {
@@ -101,28 +114,44 @@ export function isBatchable(version: Pick<VersionDocument, 'inputs' | 'outputs'>
 }
 
 function runEach(session: ort.InferenceSession, jobs: readonly Job[]): void {
-  for (const job of jobs) session.run(job.feeds).then(job.resolve, job.reject);
+  for (const job of jobs) session.run(tensorsOf(job.feeds)).then(job.resolve, job.reject);
 }
 
-type TensorData = ort.Tensor['data'];
-
-/** Concatenates along dimension 0; undefined when the requests' inputs disagree in names, types or trailing dimensions. */
-function concatFeeds(all: readonly Feeds[]): Feeds | undefined {
-  const first = all[0]!;
-  const names = Object.keys(first);
-  const merged: Feeds = {};
-  for (const name of names) {
-    const tensors: ort.Tensor[] = [];
-    for (const feeds of all) {
-      const tensor = feeds[name];
-      if (!tensor || tensor.type !== first[name]!.type || !sameTrailingDims(tensor.dims, first[name]!.dims)) return undefined;
-      tensors.push(tensor);
-    }
-    let rows = 0;
-    for (const tensor of tensors) rows += tensor.dims[0] ?? 0;
-    merged[name] = new ort.Tensor(first[name]!.type, concatData(tensors.map((t) => t.data)), [rows, ...first[name]!.dims.slice(1)]);
+/** The feeds as tensors for `session.run`; tensors pass as they are. */
+function tensorsOf(feeds: Feeds): Record<string, ort.Tensor> {
+  const tensors: Record<string, ort.Tensor> = {};
+  for (const name in feeds) {
+    const feed = feeds[name]!;
+    tensors[name] = feed instanceof ort.Tensor ? feed : new ort.Tensor(feed.type, feed.data as ort.Tensor.DataType, feed.dims);
   }
-  return all.every((feeds) => Object.keys(feeds).length === names.length) ? merged : undefined;
+  return tensors;
+}
+
+/** Concatenates the jobs' feeds along dimension 0; undefined when their inputs disagree in names, types or trailing dimensions. */
+function concatFeeds(jobs: readonly Job[]): Record<string, ort.Tensor> | undefined {
+  const first = jobs[0]!.feeds;
+  const names = Object.keys(first);
+  for (const job of jobs) {
+    let count = 0;
+    for (const _ in job.feeds) count++;
+    if (count !== names.length) return undefined;
+  }
+  const merged: Record<string, ort.Tensor> = {};
+  const parts = new Array<TensorData>(jobs.length);
+  for (const name of names) {
+    const head = first[name]!;
+    let rows = 0;
+    let length = 0;
+    for (let j = 0; j < jobs.length; j++) {
+      const feed = jobs[j]!.feeds[name];
+      if (!feed || feed.type !== head.type || !sameTrailingDims(feed.dims, head.dims)) return undefined;
+      parts[j] = feed.data;
+      rows += feed.dims[0]!;
+      length += feed.data.length;
+    }
+    merged[name] = new ort.Tensor(head.type, concatData(parts, length) as ort.Tensor.DataType, [rows, ...head.dims.slice(1)]);
+  }
+  return merged;
 }
 
 function sameTrailingDims(a: readonly number[], b: readonly number[]): boolean {
@@ -131,16 +160,16 @@ function sameTrailingDims(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-function concatData(parts: readonly TensorData[]): TensorData {
+function concatData(parts: readonly TensorData[], length: number): TensorData {
   const first = parts[0]!;
   if (Array.isArray(first)) return (parts as string[][]).flat();
-  let length = 0;
-  for (const part of parts) length += part.length;
   const Typed = (first as Float32Array).constructor as new (n: number) => Float32Array;
   const out = new Typed(length);
   let offset = 0;
-  for (const part of parts) {
-    out.set(part as Float32Array, offset);
+  for (const part of parts as Float32Array[]) {
+    // Most requests carry one row: a store is cheaper than set()'s call.
+    if (part.length === 1) out[offset] = part[0]!;
+    else out.set(part, offset);
     offset += part.length;
   }
   return out as TensorData;

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelloopError, describeProblems, type Problem } from '../platform/errors';
 import type { SignatureField, VersionDocument } from '../registry/documents';
 import type { InferenceLog } from '../monitoring/inference-log';
-import { isBatchable, type MicroBatcher } from './micro-batcher';
+import { isBatchable, type Feed, type MicroBatcher } from './micro-batcher';
 import type { ModelCache, VersionSelector } from './model-cache';
 
 export interface PredictRequest {
@@ -51,7 +51,7 @@ export async function predict(deps: PredictDeps, request: PredictRequest): Promi
     const feeds = feedsOf(lease.version, rows, field);
     const outputs = deps.batcher
       ? await deps.batcher.run(lease.session, feeds, rows.length, isBatchable(lease.version))
-      : await lease.session.run(feeds);
+      : await lease.session.run(tensorsOf(feeds));
     const reply = replyOf(lease.version, outputs, rows.length);
     deps.inferenceLog?.record(lease.version.model, lease.version.version, feeds, outputs as Record<string, ort.Tensor>, rows.length);
     return reply;
@@ -114,10 +114,10 @@ function columnsOf(value: unknown, field: string): Row[] {
   return Array.from({ length: rows }, (_, i) => Object.fromEntries(entries.map(([name, values]) => [name, (values as unknown[])[i]])));
 }
 
-function feedsOf(version: VersionDocument, rows: Row[], field: string): Record<string, ort.Tensor> {
+function feedsOf(version: VersionDocument, rows: Row[], field: string): Record<string, Feed> {
   const problems: Problem[] = [];
   const known = knownNamesOf(version);
-  const feeds: Record<string, ort.Tensor> = {};
+  const feeds: Record<string, Feed> = {};
   for (let i = 0; i < rows.length; i++) {
     for (const name in rows[i]) {
       if (!known.has(name)) problems.push({ path: [field, i, name], message: `unknown feature "${name}"`, expected: `one of ${version.inputs.map((f) => f.name).join(', ')}` });
@@ -139,7 +139,26 @@ function knownNamesOf(version: VersionDocument): ReadonlySet<string> {
   return names;
 }
 
-function tensorOf(input: SignatureField, rows: Row[], field: string, problems: Problem[]): ort.Tensor {
+/** The feeds as tensors, for a run without the micro-batcher. */
+function tensorsOf(feeds: Readonly<Record<string, Feed>>): Record<string, ort.Tensor> {
+  const tensors: Record<string, ort.Tensor> = {};
+  for (const name in feeds) {
+    const { type, data, dims } = feeds[name]!;
+    tensors[name] = new ort.Tensor(type, data as ort.Tensor.DataType, dims);
+  }
+  return tensors;
+}
+
+// The shapes of one row's feed: most requests carry one row, and a feed's dims are only read.
+const ONE_ROW: readonly number[] = Object.freeze([1]);
+const ONE_ROW_COLUMN: readonly number[] = Object.freeze([1, 1]);
+
+function dimsOf(input: SignatureField, n: number): readonly number[] {
+  if (input.shape.length === 2) return n === 1 ? ONE_ROW_COLUMN : [n, 1];
+  return n === 1 ? ONE_ROW : [n];
+}
+
+function tensorOf(input: SignatureField, rows: Row[], field: string, problems: Problem[]): Feed {
   const n = rows.length;
   const missing = (i: number, value: unknown): void => {
     problems.push({
@@ -158,7 +177,7 @@ function tensorOf(input: SignatureField, rows: Row[], field: string, problems: P
       else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') data[i] = String(value);
       else problems.push({ path: [field, i, input.name], message: `feature "${input.name}" must be a category name`, expected: 'string', received: kindOf(value) });
     }
-    return new ort.Tensor('string', data, input.shape.length === 2 ? [n, 1] : [n]);
+    return { type: 'string', data, dims: dimsOf(input, n) };
   }
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -171,7 +190,7 @@ function tensorOf(input: SignatureField, rows: Row[], field: string, problems: P
       problems.push({ path: [field, i, input.name], message: `feature "${input.name}" must be ${describeField(input)}`, expected: describeField(input), received: kindOf(value) });
     }
   }
-  return new ort.Tensor('float32', data, input.shape.length === 2 ? [n, 1] : [n]);
+  return { type: 'float32', data, dims: dimsOf(input, n) };
 }
 
 function replyOf(version: VersionDocument, outputs: ort.InferenceSession.OnnxValueMapType, rows: number): PredictReply {

@@ -50,6 +50,22 @@ describe('MicroBatcher', () => {
     });
   });
 
+  it('takes plain feeds (type, data, dims) as scoring builds them, alone and batched with tensors', async () => {
+    const plain = (k: number, rows: number): Feeds =>
+      Object.fromEntries(Object.entries(feeds(k, rows)).map(([name, t]) => [name, { type: t.type, data: t.data, dims: [...t.dims] }]));
+    const { session: s, runs } = counted();
+    const batcher = new MicroBatcher({ enabled: true, maxRows: 64, maxDelayMs: 0 });
+    const replies = await Promise.all(Array.from({ length: 6 }, (_, k) => batcher.run(s, k % 2 ? plain(k, 2) : feeds(k, 2), 2, true)));
+    const alone = await new MicroBatcher({ enabled: false, maxRows: 64, maxDelayMs: 0 }).run(s, plain(3, 2), 2, true);
+    expect(runs).toEqual([12, 2]);
+    replies.forEach((reply, k) => {
+      expect(Array.from(reply.doubled!.data as Float32Array)).toEqual([0, 1, 2, 3].map((j) => 2 * (k * 10 + j)));
+      expect(reply.name!.data).toEqual([`r${k}-0`, `r${k}-1`]);
+    });
+    expect(Array.from(alone.doubled!.data as Float32Array)).toEqual(Array.from(replies[3]!.doubled!.data as Float32Array));
+    expect(Array.from(alone.count!.data as BigInt64Array, Number)).toEqual([300, 301]);
+  });
+
   it('never puts more than maxRows rows in one run', async () => {
     const { session: s, runs } = counted();
     const batcher = new MicroBatcher({ enabled: true, maxRows: 4, maxDelayMs: 0 });
