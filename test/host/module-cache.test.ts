@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ModuleCache } from '../../host/module-cache';
 
 /**
  * The host's module cache, in fresh Node processes (as each host start is one): the compiled
@@ -98,6 +99,30 @@ describe('the module cache', () => {
     writeFileSync(join(dir, 'cache.bin'), 'not a cache\n\u0000\u0001');
     expect(run(entry)).toMatchObject({ output: 1, hits: 0, misses: 1, resolved: 0 });
     expect(run(entry)).toMatchObject({ output: 1, hits: 1, misses: 0, resolved: 1 });
+  });
+
+  it('keeps the bytecode of a process that wrote the file after this one read it, and its own', () => {
+    const file = join(dir, 'cache.bin');
+    const sources = { a: 'module.exports = "a";\n', b: 'module.exports = "b";\n', c: 'module.exports = "c";\n' };
+    const paths = Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, write(`${name}.js`, source)])) as Record<keyof typeof sources, string>;
+    const compile = (cache: ModuleCache, name: keyof typeof sources): void => void cache.compile(sources[name], paths[name]);
+
+    const first = new ModuleCache(file, 'packages-1');
+    compile(first, 'a');
+    first.flush();
+    // `reader` has the file open; `writer` then replaces it (written beside and renamed over).
+    const reader = new ModuleCache(file, 'packages-1');
+    const writer = new ModuleCache(file, 'packages-1');
+    compile(writer, 'b');
+    writer.flush();
+    compile(reader, 'a');
+    compile(reader, 'c');
+    expect(reader.stats).toMatchObject({ hits: 1, misses: 1 });
+    reader.flush();
+
+    const next = new ModuleCache(file, 'packages-1');
+    for (const name of ['a', 'b', 'c'] as const) compile(next, name);
+    expect(next.stats).toMatchObject({ hits: 3, misses: 0 });
   });
 
   it('leaves a syntax error to Node, which reports it as it would without the cache', () => {
