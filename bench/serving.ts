@@ -620,7 +620,7 @@ async function main(): Promise<void> {
       await throughput(`${child.url}${paths.gbdt}`, bodies.gbdt, 64, 2);
       const r = await throughput(`${child.url}${paths.gbdt}`, bodies.gbdt, 64, Math.max(2, DURATION_S - 2));
       sweep.push({ maxRows, delay, rps: r.rps, p99: r.p99 });
-      log(`sweep BATCH_MAX_ROWS=${maxRows} BATCH_MAX_DELAY_MS=${delay}: ${rps(r.rps)}/s, p99 ${r.p99} ms`);
+      log(`sweep BATCH_MAX_ROWS=${maxRows} BATCH_MAX_DELAY_MS=${delay}: ${rps(r.rps)}/s, p99 ${ms(r.p99)} ms`);
       await child.stop();
     }
 
@@ -825,7 +825,7 @@ async function throughputOnly(): Promise<void> {
           const sample = await fetch(`${child.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).then(async (reply) => `${reply.status} ${await reply.text()}`, (err: unknown) => String(err));
           throw new Error(`${label}: ${r.errors} failed requests; one more request now: ${sample}; its log ends:\n${child.output().slice(-3000)}`);
         }
-        log(`${label}: ${rps(r.rps)}/s (p50 ${r.p50} ms, p99 ${r.p99} ms)`);
+        log(`${label}: ${rps(r.rps)}/s (p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms)`);
         return r.rps;
       } finally {
         await child.stop();
@@ -905,7 +905,7 @@ async function batchingOnly(): Promise<void> {
     const measure = async (label: string, url: string): Promise<number> => {
       const r = await throughput(`${url}${path}`, body, CONNECTIONS, seconds);
       if (r.errors > 0) throw new Error(`${label}: ${r.errors} failed requests`);
-      log(`${label}: ${rps(r.rps)}/s (p50 ${r.p50} ms, p99 ${r.p99} ms)`);
+      log(`${label}: ${rps(r.rps)}/s (p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms)`);
       return r.rps;
     };
     for (const child of [on, off]) await throughput(`${child.url}${path}`, body, CONNECTIONS, 1);
@@ -964,7 +964,7 @@ function writeReport(r: Report): void {
   lines.push(
     `Measured by \`node dist/bench/serving.js\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, 2 cores,`,
     'the only load on the machine unless the load average below says otherwise. The local Functions host and the',
-    `baseline each run in a child process; the load generator (${clientName()}) runs on the same 2 cores.`,
+    `baseline each run in a child process; the load generator, ${clientName()}, runs on the same 2 cores.`,
     'Baseline: a bare `node:http` server that parses the same JSON body and calls the same ONNX Runtime session.',
     'The baseline and the two hosts (micro-batching on, off) are up side by side and take turns, cell by cell and round by round.',
     "The GBDT is trained by modelloop's GBDT trainer, exported by its ONNX exporter (`TreeEnsembleClassifier`) and registered",
@@ -998,7 +998,7 @@ function writeReport(r: Report): void {
     }
   }
   lines.push('', '### Micro-batching bounds (GBDT, concurrency 64)', '', '| BATCH_MAX_ROWS | BATCH_MAX_DELAY_MS | requests/s | p99 |', '|---|---|---|---|');
-  for (const s of r.sweep) lines.push(`| ${s.maxRows} | ${s.delay} | ${rps(s.rps)} | ${s.p99} ms |`);
+  for (const s of r.sweep) lines.push(`| ${s.maxRows} | ${s.delay} | ${rps(s.rps)} | ${ms(s.p99)} ms |`);
   const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
   lines.push(
     '',
