@@ -118,7 +118,7 @@ function runEach(session: ort.InferenceSession, jobs: readonly Job[]): void {
 }
 
 /** The feeds as tensors for `session.run`; tensors pass as they are. */
-function tensorsOf(feeds: Feeds): Record<string, ort.Tensor> {
+export function tensorsOf(feeds: Feeds): Record<string, ort.Tensor> {
   const tensors: Record<string, ort.Tensor> = {};
   for (const name in feeds) {
     const feed = feeds[name]!;

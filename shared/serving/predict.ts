@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelloopError, describeProblems, type Problem } from '../platform/errors';
 import type { SignatureField, VersionDocument } from '../registry/documents';
 import type { InferenceLog } from '../monitoring/inference-log';
-import { isBatchable, type Feed, type MicroBatcher } from './micro-batcher';
+import { isBatchable, tensorsOf, type Feed, type MicroBatcher } from './micro-batcher';
 import type { ModelCache, VersionSelector } from './model-cache';
 
 export interface PredictRequest {
@@ -137,16 +137,6 @@ function knownNamesOf(version: VersionDocument): ReadonlySet<string> {
   let names = knownNames.get(version);
   if (!names) knownNames.set(version, (names = new Set([...version.inputs.map((i) => i.name), ...(version.ignoredInputs ?? [])])));
   return names;
-}
-
-/** The feeds as tensors, for a run without the micro-batcher. */
-function tensorsOf(feeds: Readonly<Record<string, Feed>>): Record<string, ort.Tensor> {
-  const tensors: Record<string, ort.Tensor> = {};
-  for (const name in feeds) {
-    const { type, data, dims } = feeds[name]!;
-    tensors[name] = new ort.Tensor(type, data as ort.Tensor.DataType, dims);
-  }
-  return tensors;
 }
 
 // The shapes of one row's feed: most requests carry one row, and a feed's dims are only read.
