@@ -328,22 +328,23 @@ interface Throughput {
  * autocannon spends about as much CPU on a request as the server under test, so at concurrency 64 a fast server
  * waits for it (the batching host idled 15% of the time under autocannon) and the figure is partly the client's.
  */
-const CLIENT: 'wrk' | 'autocannon' = chooseClient();
+let chosenClient: 'wrk' | 'autocannon' | undefined;
 
-function chooseClient(): 'wrk' | 'autocannon' {
+/** Chosen on first use, so that the bench's own children (the baseline server) never look for wrk. */
+function client(): 'wrk' | 'autocannon' {
+  if (chosenClient) return chosenClient;
   const asked = argument('--client');
-  if (asked === 'wrk' || asked === 'autocannon') return asked;
-  if (asked !== undefined) throw new Error(`--client ${asked}: use wrk or autocannon.`);
-  return spawnSync('wrk', ['-v']).error ? 'autocannon' : 'wrk';
+  if (asked !== undefined && asked !== 'wrk' && asked !== 'autocannon') throw new Error(`--client ${asked}: use wrk or autocannon.`);
+  return (chosenClient = asked ?? (spawnSync('wrk', ['-v']).error ? 'autocannon' : 'wrk'));
 }
 
 /** The load generator as the report names it. */
 function clientName(): string {
-  return CLIENT === 'wrk' ? 'wrk (one thread)' : 'autocannon (in the bench process)';
+  return client() === 'wrk' ? 'wrk (one thread)' : 'autocannon (in the bench process)';
 }
 
 async function throughput(url: string, body: string, connections: number, seconds = DURATION_S): Promise<Throughput> {
-  if (CLIENT === 'wrk') return wrkThroughput(url, body, connections, seconds);
+  if (client() === 'wrk') return wrkThroughput(url, body, connections, seconds);
   const result = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections, duration: seconds });
   const errors = result.errors + result.timeouts + result.non2xx;
   return { rps: result.requests.average, errors, p50: result.latency.p50, p99: result.latency.p99 };
@@ -984,7 +985,7 @@ function writeReport(r: Report): void {
   }
   lines.push(
     '',
-    `### Throughput (single-row requests, ${CLIENT} ${DURATION_S} s per round; requests/s, the median of ${THROUGHPUT_ROUNDS} round(s) in which the three servers take turns; errors of all rounds in brackets when any)`,
+    `### Throughput (single-row requests, ${client()} ${DURATION_S} s per round; requests/s, the median of ${THROUGHPUT_ROUNDS} round(s) in which the three servers take turns; errors of all rounds in brackets when any)`,
     '',
   );
   lines.push('| model | concurrency | baseline | host, batching on | ratio to baseline | host, batching off | batching on ÷ off |', '|---|---|---|---|---|---|---|');
@@ -1020,19 +1021,18 @@ const SECTION = '## Serving: native predict under load, micro-batching, cold sta
 const writeAt = process.argv.indexOf('--write-gbdt');
 if (writeAt > 0) writeFileSync(process.argv[writeAt + 1] ?? 'gbdt.onnx', trainGbdt('gbdt').bytes);
 else if (process.argv.includes('--baseline')) void runBaselineChild();
-else if (process.argv.includes('--cold-start') || process.argv.includes('--throughput') || process.argv.includes('--batching'))
-  (process.argv.includes('--throughput') ? throughputOnly() : process.argv.includes('--batching') ? batchingOnly() : coldStartOnly()).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-else
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+else {
+  /** A mode of the parent: the whole run, or one part of it alone. */
+  const mode = process.argv.includes('--throughput') ? throughputOnly : process.argv.includes('--batching') ? batchingOnly : process.argv.includes('--cold-start') ? coldStartOnly : main;
+  // A bad --client is reported before the emulators start.
+  Promise.resolve()
+    .then(() => (mode === coldStartOnly ? undefined : client()))
+    .then(() => mode())
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+}
