@@ -842,14 +842,7 @@ async function throughputOnly(): Promise<void> {
       own.push(await one('host', () => startChild('--host', common)));
     }
     if (profileDir) {
-      const child = await startChild('--host', common, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
-      children.push(child);
-      await throughput(`${child.url}${path}`, body, CONNECTIONS, seconds);
-      await new Promise<void>((done) => {
-        child.process.once('exit', () => done());
-        child.process.kill('SIGTERM');
-      });
-      children.splice(children.indexOf(child), 1);
+      await profileUnderLoad({ env: common, children, path, body, connections: CONNECTIONS, seconds, profileDir });
       log(`CPU profile of the host under load written to ${profileDir}`);
     }
 
@@ -881,6 +874,22 @@ async function throughputOnly(): Promise<void> {
 }
 
 const THROUGHPUT_SECTION = 'Serving: logistic throughput at concurrency 64, measured alone';
+
+/**
+ * One more host child under `--cpu-prof`: a second of warm-up, `seconds` of load, then a graceful stop so that
+ * it writes its profile to `profileDir`.
+ */
+async function profileUnderLoad(o: { env: Env; children: Child[]; path: string; body: string; connections: number; seconds: number; profileDir: string }): Promise<void> {
+  const child = await startChild('--host', o.env, ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`]);
+  o.children.push(child);
+  await throughput(`${child.url}${o.path}`, o.body, o.connections, 1);
+  await throughput(`${child.url}${o.path}`, o.body, o.connections, o.seconds);
+  await new Promise<void>((done) => {
+    child.process.once('exit', () => done());
+    child.process.kill('SIGTERM');
+  });
+  o.children.splice(o.children.indexOf(child), 1);
+}
 
 /**
  * `--batching [--rounds N] [--seconds S] [--cpu-prof DIR]`: the micro-batching goal alone — the GBDT at
@@ -921,15 +930,7 @@ async function batchingOnly(): Promise<void> {
       }
     }
     if (profileDir) {
-      const child = await startChild('--host', { ...common, MICRO_BATCHING: 'true' }, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
-      children.push(child);
-      await throughput(`${child.url}${path}`, body, CONNECTIONS, 1);
-      await throughput(`${child.url}${path}`, body, CONNECTIONS, seconds);
-      await new Promise<void>((done) => {
-        child.process.once('exit', () => done());
-        child.process.kill('SIGTERM');
-      });
-      children.splice(children.indexOf(child), 1);
+      await profileUnderLoad({ env: { ...common, MICRO_BATCHING: 'true' }, children, path, body, connections: CONNECTIONS, seconds, profileDir });
       log(`CPU profile of the batching host under load written to ${profileDir}`);
     }
 
