@@ -301,6 +301,10 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+function median(xs: readonly number[]): number {
+  return quantile([...xs].sort((a, b) => a - b), 0.5);
+}
+
 /** Sequential single-row requests over one keep-alive connection: latency at low load. */
 async function lowLoad(url: string, body: string): Promise<{ p50: number; p99: number }> {
   for (let i = 0; i < 100; i++) await post(url, body);
@@ -627,8 +631,7 @@ async function main(): Promise<void> {
 
     const { cold, hostReady, imports } = await coldStarts({ common, path: paths.gbdt, body: bodies.gbdt, children, log });
 
-    const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
-    writeReport({ baseline, batched, unbatched, sweep, cold, hostReady, imports, median, gbdt: describeGbdt(gbdt), gbdtBytes: gbdt.bytes.byteLength, trainer: churnVersion.trainer });
+    writeReport({ baseline, batched, unbatched, sweep, cold, hostReady, imports, gbdt: describeGbdt(gbdt), gbdtBytes: gbdt.bytes.byteLength, trainer: churnVersion.trainer });
   });
 }
 
@@ -645,7 +648,6 @@ interface Report {
   cold: number[];
   hostReady: number[];
   imports: number[];
-  median: (xs: number[]) => number;
   /** What the GBDT is, from {@link describeGbdt}. */
   gbdt: string;
   gbdtBytes: number;
@@ -705,16 +707,15 @@ async function coldStartOnly(): Promise<void> {
     }
     log(`floor (bare node:http + ONNX Runtime): ${floor.map(ms).join(', ')} ms`);
 
-    const m = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
     const range = (xs: number[]): string => `${ms(Math.min(...xs))}–${ms(Math.max(...xs))} ms`;
     // Both ratios to the other build: of the medians, and the median of the rounds' own ratios, which a drift
     // of the machine's speed between rounds moves less (the two builds of a round start seconds apart).
     const versusCells = (xs: number[], ys: number[] | undefined): string =>
-      ys ? ` ${(m(xs) / m(ys)).toFixed(2)} | ${m(xs.map((x, i) => x / ys[i]!)).toFixed(2)} |` : '';
+      ys ? ` ${(median(xs) / median(ys)).toFixed(2)} | ${median(xs.map((x, i) => x / ys[i]!)).toFixed(2)} |` : '';
     const rows = (label: string, r: typeof own, versus?: typeof own): string[] => [
-      `| ${label}: process start → first answered prediction | ${ms(m(r.cold))} ms | ${range(r.cold)} | ${(m(r.cold) / m(floor)).toFixed(2)} |${versusCells(r.cold, versus?.cold)}`,
-      `| ${label}: process start → host started | ${ms(m(r.hostReady))} ms | ${range(r.hostReady)} | |${versusCells(r.hostReady, versus?.hostReady)}`,
-      `| ${label}: import of \`functions/score.js\` and its module graph | ${ms(m(r.imports))} ms | ${range(r.imports)} | |${versusCells(r.imports, versus?.imports)}`,
+      `| ${label}: process start → first answered prediction | ${ms(median(r.cold))} ms | ${range(r.cold)} | ${(median(r.cold) / median(floor)).toFixed(2)} |${versusCells(r.cold, versus?.cold)}`,
+      `| ${label}: process start → host started | ${ms(median(r.hostReady))} ms | ${range(r.hostReady)} | |${versusCells(r.hostReady, versus?.hostReady)}`,
+      `| ${label}: import of \`functions/score.js\` and its module graph | ${ms(median(r.imports))} ms | ${range(r.imports)} | |${versusCells(r.imports, versus?.imports)}`,
     ];
     const previous = previousColdStart();
     writeSection(COLD_SECTION, [
@@ -737,11 +738,11 @@ async function coldStartOnly(): Promise<void> {
       '',
       `| measure | median of ${runs} | min–max | ÷ floor |${against ? ' ÷ against (medians) | ÷ against (median of per-round ratios) |' : ''}`,
       `|---|---|---|---|${against ? '---|---|' : ''}`,
-      `| floor: bare node:http + ONNX Runtime, process start → first answer | ${ms(m(floor))} ms | ${range(floor)} | 1.00 |${against ? ' | |' : ''}`,
+      `| floor: bare node:http + ONNX Runtime, process start → first answer | ${ms(median(floor))} ms | ${range(floor)} | 1.00 |${against ? ' | |' : ''}`,
       ...(against ? rows('against', other, other) : []),
       ...rows('host', own, against ? other : undefined),
-      `| host, no module cache: process start → first answered prediction | ${ms(m(uncached.cold))} ms | ${range(uncached.cold)} | ${(m(uncached.cold) / m(floor)).toFixed(2)} |${versusCells(uncached.cold, against ? other.cold : undefined)}`,
-      `| host, no module cache: process start → host started | ${ms(m(uncached.hostReady))} ms | ${range(uncached.hostReady)} | |${versusCells(uncached.hostReady, against ? other.hostReady : undefined)}`,
+      `| host, no module cache: process start → first answered prediction | ${ms(median(uncached.cold))} ms | ${range(uncached.cold)} | ${(median(uncached.cold) / median(floor)).toFixed(2)} |${versusCells(uncached.cold, against ? other.cold : undefined)}`,
+      `| host, no module cache: process start → host started | ${ms(median(uncached.hostReady))} ms | ${range(uncached.hostReady)} | |${versusCells(uncached.hostReady, against ? other.hostReady : undefined)}`,
       ...(previous ? ['', `The run before this one (same command; its own conditions): ${previous}.`] : []),
     ].join('\n'));
     log(`Wrote the "${COLD_SECTION}" section of docs/benchmarks.md.`);
@@ -846,11 +847,10 @@ async function throughputOnly(): Promise<void> {
       log(`CPU profile of the host under load written to ${profileDir}`);
     }
 
-    const m = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
     const range = (xs: number[]): string => `${rps(Math.min(...xs))}–${rps(Math.max(...xs))}`;
     const perRound = (xs: number[]): number[] => xs.map((x, i) => x / baseline[i]!);
     const row = (label: string, xs: number[]): string =>
-      `| ${label} | ${rps(m(xs))} | ${range(xs)} | ${(m(xs) / m(baseline)).toFixed(2)} | ${m(perRound(xs)).toFixed(2)} |${against ? ` ${(m(xs) / m(other)).toFixed(2)} |` : ''}`;
+      `| ${label} | ${rps(median(xs))} | ${range(xs)} | ${(median(xs) / median(baseline)).toFixed(2)} | ${median(perRound(xs)).toFixed(2)} |${against ? ` ${(median(xs) / median(other)).toFixed(2)} |` : ''}`;
     writeSection(THROUGHPUT_SECTION, [
       `Measured by \`node dist/bench/serving.js --throughput${against ? ' --against <build>' : ''} --rounds ${rounds} --seconds ${seconds}\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)},`,
       `Node ${process.version}, ${cpus().length} cores; load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (1, 5, 15 min).`,
@@ -934,7 +934,6 @@ async function batchingOnly(): Promise<void> {
       log(`CPU profile of the batching host under load written to ${profileDir}`);
     }
 
-    const m = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
     const ratios = batched.map((x, i) => x / unbatched[i]!);
     writeSection(BATCHING_SECTION, [
       `Measured by \`node dist/bench/serving.js --batching --rounds ${rounds} --seconds ${seconds}\` (\`bench/serving.ts\`) on ${new Date().toISOString().slice(0, 10)},`,
@@ -946,10 +945,10 @@ async function batchingOnly(): Promise<void> {
       '',
       `| host | requests/s, median of ${rounds} | min–max |`,
       '|---|---|---|',
-      `| micro-batching on | ${rps(m(batched))} | ${rps(Math.min(...batched))}–${rps(Math.max(...batched))} |`,
-      `| micro-batching off | ${rps(m(unbatched))} | ${rps(Math.min(...unbatched))}–${rps(Math.max(...unbatched))} |`,
+      `| micro-batching on | ${rps(median(batched))} | ${rps(Math.min(...batched))}–${rps(Math.max(...batched))} |`,
+      `| micro-batching off | ${rps(median(unbatched))} | ${rps(Math.min(...unbatched))}–${rps(Math.max(...unbatched))} |`,
       '',
-      `On ÷ off: ${(m(batched) / m(unbatched)).toFixed(2)}× of the medians; ${m(ratios).toFixed(2)}× the median of the rounds' own ratios`,
+      `On ÷ off: ${(median(batched) / median(unbatched)).toFixed(2)}× of the medians; ${median(ratios).toFixed(2)}× the median of the rounds' own ratios`,
       `(${ratios.map((r) => r.toFixed(2)).join(', ')}). Goal: ≥ 2×.`,
     ].join('\n'));
     log(`Wrote the "${BATCHING_SECTION}" section of docs/benchmarks.md.`);
@@ -1008,9 +1007,9 @@ function writeReport(r: Report): void {
     '',
     '| measure | median of 5 | min–max |',
     '|---|---|---|',
-    `| process start → first answered prediction of the ${(r.gbdtBytes / 1e6).toFixed(2)} MB GBDT | ${ms(r.median(r.cold))} ms | ${ms(sorted(r.cold)[0]!)}–${ms(sorted(r.cold).at(-1)!)} ms |`,
-    `| of which: process start → host started | ${ms(r.median(r.hostReady))} ms | ${ms(sorted(r.hostReady)[0]!)}–${ms(sorted(r.hostReady).at(-1)!)} ms |`,
-    `| import of \`functions/score.js\` and its module graph | ${ms(r.median(r.imports))} ms | ${ms(sorted(r.imports)[0]!)}–${ms(sorted(r.imports).at(-1)!)} ms |`,
+    `| process start → first answered prediction of the ${(r.gbdtBytes / 1e6).toFixed(2)} MB GBDT | ${ms(median(r.cold))} ms | ${ms(sorted(r.cold)[0]!)}–${ms(sorted(r.cold).at(-1)!)} ms |`,
+    `| of which: process start → host started | ${ms(median(r.hostReady))} ms | ${ms(sorted(r.hostReady)[0]!)}–${ms(sorted(r.hostReady).at(-1)!)} ms |`,
+    `| import of \`functions/score.js\` and its module graph | ${ms(median(r.imports))} ms | ${ms(sorted(r.imports)[0]!)}–${ms(sorted(r.imports).at(-1)!)} ms |`,
     '',
   );
   writeSection(SECTION.slice(3), lines.slice(1).join('\n'));
