@@ -49,6 +49,8 @@ export class ModuleCache {
   readonly #file: string;
   readonly #dependencies: string;
   #bytecode: Map<string, Bytecode>;
+  /** The cache file `#bytecode` reads from, open until the next flush puts all of it in memory. */
+  #reader: CacheFileReader | undefined;
   #resolutions: Map<string, string>;
   /** Compiled from source in this process: their bytecode is written at the next flush. */
   readonly #fresh = new Map<string, Compiled>();
@@ -63,6 +65,7 @@ export class ModuleCache {
     this.#dependencies = dependencies;
     const cached = readCacheFile(file);
     this.#bytecode = cached.bytecode;
+    this.#reader = cached.file;
     this.#resolutions = cached.dependencies === dependencies ? cached.resolutions : new Map();
   }
 
@@ -125,7 +128,8 @@ export class ModuleCache {
     }
     for (const [filename, { crc, script }] of this.#fresh) bytecode.set(filename, { crc, data: script.createCachedData() });
     onDisk.file?.close();
-    for (const entry of this.#bytecode.values()) if ('file' in entry) entry.file.close();
+    this.#reader?.close();
+    this.#reader = undefined;
     const resolutions = onDisk.dependencies === this.#dependencies ? new Map(onDisk.resolutions) : new Map<string, string>();
     for (const [key, filename] of this.#resolutions) resolutions.set(key, filename);
     for (const [key, filename] of resolutions) if (!existsSync(filename)) resolutions.delete(key);
