@@ -787,14 +787,23 @@ ort.InferenceSession.create(require('node:fs').readFileSync(${JSON.stringify(mod
     });
   }).listen(Number(process.env.BENCH_PORT), '127.0.0.1', () => process.stdout.write('READY\\n'));
 });`;
+  return timeFirstAnswer({ script, env: {}, body, name: 'the bare server' });
+}
+
+/**
+ * Process start → first answer of `node -e script`, a server listening on BENCH_PORT, which is then killed
+ * (`lingerMs` after its answer, for a server that still writes something then).
+ */
+async function timeFirstAnswer(options: { script: string; env: Env; body: string; name: string; lingerMs?: number }): Promise<number> {
   const port = await freePort();
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, BENCH_PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', options.script], { cwd: root, env: { ...process.env, ...options.env, BENCH_PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
-    const exited = new Promise<never>((_, fail) => child.once('exit', (code) => fail(new Error(`the bare server exited with ${code}`))));
-    await Promise.race([firstAnswer(port, '/', body), exited]);
+    const exited = new Promise<never>((_, fail) => child.once('exit', (code) => fail(new Error(`${options.name} exited with ${code}`))));
+    await Promise.race([firstAnswer(port, '/', options.body), exited]);
     return performance.now() - spawnedAt;
   } finally {
+    if (options.lingerMs) await new Promise((r) => setTimeout(r, options.lingerMs));
     child.kill('SIGKILL');
   }
 }
@@ -843,18 +852,8 @@ require('node:http').createServer((req, res) => {
     res.end(JSON.stringify({ predictions: Array.from(out.label.data, Number) }), () => cache.flush());
   });
 }).listen(Number(env.BENCH_PORT), '127.0.0.1');`;
-  const port = await freePort();
-  const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ...common, BENCH_PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit'] });
-  try {
-    const exited = new Promise<never>((_, fail) => child.once('exit', (code) => fail(new Error(`the SDK floor server exited with ${code}`))));
-    await Promise.race([firstAnswer(port, '/', body), exited]);
-    return performance.now() - spawnedAt;
-  } finally {
-    // Its module cache is written once the answer is sent: give it that moment before the kill.
-    await new Promise((r) => setTimeout(r, 300));
-    child.kill('SIGKILL');
-  }
+  // Its module cache is written once the answer is sent: it gets that moment before the kill.
+  return timeFirstAnswer({ script, env: common, body, name: 'the SDK floor server', lingerMs: 300 });
 }
 
 /** The previous run's figures from this section of docs/benchmarks.md, so each run shows the one before it. */
