@@ -832,6 +832,7 @@ const registry = new CosmosClient({ endpoint: env.COSMOS_ENDPOINT, key: env.COSM
 const modelDocument = registry.item('model', model).read();
 const { BlobServiceClient } = require('@azure/storage-blob');
 const models = BlobServiceClient.fromConnectionString(env.AzureWebJobsStorage).getContainerClient('models');
+// The registry's document ids (\`model\`, \`version-{n}\`: shared/registry/documents.ts) and the contract's blob path (\`models/{model}/{n}/model.onnx\`).
 const bytes = modelDocument.then(({ resource }) => {
   const version = resource.aliases.production;
   return Promise.all([registry.item('version-' + version, model).read(), models.getBlobClient(model + '/' + version + '/model.onnx').downloadToBuffer()]);
