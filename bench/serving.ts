@@ -305,6 +305,11 @@ function median(xs: readonly number[]): number {
   return quantile([...xs].sort((a, b) => a - b), 0.5);
 }
 
+/** `min–max ms` of times in ms, as the tables show them. */
+function msRange(xs: readonly number[]): string {
+  return `${ms(Math.min(...xs))}–${ms(Math.max(...xs))} ms`;
+}
+
 /** Sequential single-row requests over one keep-alive connection: latency at low load. */
 async function lowLoad(url: string, body: string): Promise<{ p50: number; p99: number }> {
   for (let i = 0; i < 100; i++) await post(url, body);
@@ -722,15 +727,14 @@ async function coldStartOnly(): Promise<void> {
     log(`floor (bare node:http + ONNX Runtime): ${floor.map(ms).join(', ')} ms`);
     log(`floor with the SDKs: ${sdkFloor.map(ms).join(', ')} ms`);
 
-    const range = (xs: number[]): string => `${ms(Math.min(...xs))}–${ms(Math.max(...xs))} ms`;
     // Both ratios to the other build: of the medians, and the median of the rounds' own ratios, which a drift
     // of the machine's speed between rounds moves less (the two builds of a round start seconds apart).
     const versusCells = (xs: number[], ys: number[] | undefined): string =>
       ys ? ` ${(median(xs) / median(ys)).toFixed(2)} | ${median(xs.map((x, i) => x / ys[i]!)).toFixed(2)} |` : '';
     const rows = (label: string, r: typeof own, versus?: typeof own): string[] => [
-      `| ${label}: process start → first answered prediction | ${ms(median(r.cold))} ms | ${range(r.cold)} | ${(median(r.cold) / median(floor)).toFixed(2)} |${versusCells(r.cold, versus?.cold)}`,
-      `| ${label}: process start → host started | ${ms(median(r.hostReady))} ms | ${range(r.hostReady)} | |${versusCells(r.hostReady, versus?.hostReady)}`,
-      `| ${label}: import of \`functions/score.js\` and its module graph | ${ms(median(r.imports))} ms | ${range(r.imports)} | |${versusCells(r.imports, versus?.imports)}`,
+      `| ${label}: process start → first answered prediction | ${ms(median(r.cold))} ms | ${msRange(r.cold)} | ${(median(r.cold) / median(floor)).toFixed(2)} |${versusCells(r.cold, versus?.cold)}`,
+      `| ${label}: process start → host started | ${ms(median(r.hostReady))} ms | ${msRange(r.hostReady)} | |${versusCells(r.hostReady, versus?.hostReady)}`,
+      `| ${label}: import of \`functions/score.js\` and its module graph | ${ms(median(r.imports))} ms | ${msRange(r.imports)} | |${versusCells(r.imports, versus?.imports)}`,
     ];
     const previous = previousColdStart();
     writeSection(COLD_SECTION, [
@@ -759,12 +763,12 @@ async function coldStartOnly(): Promise<void> {
       '',
       `| measure | median of ${runs} | min–max | ÷ floor |${against ? ' ÷ against (medians) | ÷ against (median of per-round ratios) |' : ''}`,
       `|---|---|---|---|${against ? '---|---|' : ''}`,
-      `| floor: bare node:http + ONNX Runtime, process start → first answer | ${ms(median(floor))} ms | ${range(floor)} | 1.00 |${against ? ' | |' : ''}`,
-      `| floor with the SDKs: + @azure/functions, zod, the Cosmos DB and Blob reads, process start → first answer | ${ms(median(sdkFloor))} ms | ${range(sdkFloor)} | ${(median(sdkFloor) / median(floor)).toFixed(2)} |${against ? ' | |' : ''}`,
+      `| floor: bare node:http + ONNX Runtime, process start → first answer | ${ms(median(floor))} ms | ${msRange(floor)} | 1.00 |${against ? ' | |' : ''}`,
+      `| floor with the SDKs: + @azure/functions, zod, the Cosmos DB and Blob reads, process start → first answer | ${ms(median(sdkFloor))} ms | ${msRange(sdkFloor)} | ${(median(sdkFloor) / median(floor)).toFixed(2)} |${against ? ' | |' : ''}`,
       ...(against ? rows('against', other, other) : []),
       ...rows('host', own, against ? other : undefined),
-      `| host, no module cache: process start → first answered prediction | ${ms(median(uncached.cold))} ms | ${range(uncached.cold)} | ${(median(uncached.cold) / median(floor)).toFixed(2)} |${versusCells(uncached.cold, against ? other.cold : undefined)}`,
-      `| host, no module cache: process start → host started | ${ms(median(uncached.hostReady))} ms | ${range(uncached.hostReady)} | |${versusCells(uncached.hostReady, against ? other.hostReady : undefined)}`,
+      `| host, no module cache: process start → first answered prediction | ${ms(median(uncached.cold))} ms | ${msRange(uncached.cold)} | ${(median(uncached.cold) / median(floor)).toFixed(2)} |${versusCells(uncached.cold, against ? other.cold : undefined)}`,
+      `| host, no module cache: process start → host started | ${ms(median(uncached.hostReady))} ms | ${msRange(uncached.hostReady)} | |${versusCells(uncached.hostReady, against ? other.hostReady : undefined)}`,
       ...(previous ? ['', `The run before this one (same command; its own conditions): ${previous}.`] : []),
     ].join('\n'));
     log(`Wrote the "${COLD_SECTION}" section of docs/benchmarks.md.`);
@@ -1080,18 +1084,17 @@ function writeReport(r: Report): void {
   }
   lines.push('', '### Micro-batching bounds (GBDT, concurrency 64)', '', '| BATCH_MAX_ROWS | BATCH_MAX_DELAY_MS | requests/s | p99 |', '|---|---|---|---|');
   for (const s of r.sweep) lines.push(`| ${s.maxRows} | ${s.delay} | ${rps(s.rps)} | ${ms(s.p99)} ms |`);
-  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
   lines.push(
     '',
     '### Cold start',
     '',
     '| measure | median of 5 | min–max |',
     '|---|---|---|',
-    `| process start → first answered prediction of the ${(r.gbdtBytes / 1e6).toFixed(2)} MB GBDT | ${ms(median(r.cold))} ms | ${ms(sorted(r.cold)[0]!)}–${ms(sorted(r.cold).at(-1)!)} ms |`,
-    `| of which: process start → host started | ${ms(median(r.hostReady))} ms | ${ms(sorted(r.hostReady)[0]!)}–${ms(sorted(r.hostReady).at(-1)!)} ms |`,
-    `| import of \`functions/score.js\` and its module graph | ${ms(median(r.imports))} ms | ${ms(sorted(r.imports)[0]!)}–${ms(sorted(r.imports).at(-1)!)} ms |`,
-    `| floor: bare node:http + ONNX Runtime, process start → first answer | ${ms(median(r.floor))} ms | ${ms(sorted(r.floor)[0]!)}–${ms(sorted(r.floor).at(-1)!)} ms |`,
-    `| floor with the SDKs (@azure/functions, zod, the Cosmos DB and Blob reads), process start → first answer | ${ms(median(r.sdkFloor))} ms | ${ms(sorted(r.sdkFloor)[0]!)}–${ms(sorted(r.sdkFloor).at(-1)!)} ms |`,
+    `| process start → first answered prediction of the ${(r.gbdtBytes / 1e6).toFixed(2)} MB GBDT | ${ms(median(r.cold))} ms | ${msRange(r.cold)} |`,
+    `| of which: process start → host started | ${ms(median(r.hostReady))} ms | ${msRange(r.hostReady)} |`,
+    `| import of \`functions/score.js\` and its module graph | ${ms(median(r.imports))} ms | ${msRange(r.imports)} |`,
+    `| floor: bare node:http + ONNX Runtime, process start → first answer | ${ms(median(r.floor))} ms | ${msRange(r.floor)} |`,
+    `| floor with the SDKs (@azure/functions, zod, the Cosmos DB and Blob reads), process start → first answer | ${ms(median(r.sdkFloor))} ms | ${msRange(r.sdkFloor)} |`,
     '',
     `The floors are described under "${COLD_SECTION}" below; that section measures them in the same rounds as the host.`,
     '',
